@@ -1,0 +1,237 @@
+internal import CHiredis
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where a Redis server listens.
+public enum Endpoint: Sendable, Equatable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    case unix(path: String)
+
+    /// `127.0.0.1:6379` or `/run/redis.sock`, as redis-cli prints it.
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): return path
+        }
+    }
+}
+
+/// One connection to Redis: the single owner of a hiredis context.
+///
+/// Commands go through the `*Argv` functions with every length given, so
+/// arguments are binary-safe. Every reply is copied into a `Reply` and freed
+/// at once.
+public final class Connection {
+    private let context: UnsafeMutablePointer<redisContext>
+    /// Where this connection goes.
+    public let endpoint: Endpoint
+
+    /// Connects, failing after `connectTimeout`.
+    public init(endpoint: Endpoint, connectTimeout: Duration) throws(RedisError) {
+        self.endpoint = endpoint
+        // hiredis writes with write(2): a peer that went away must be an
+        // error to handle, not a signal that kills the process.
+        signal(SIGPIPE, SIG_IGN)
+        let tv = Connection.timeval(connectTimeout)
+        let made: UnsafeMutablePointer<redisContext>?
+        switch endpoint {
+        case .tcp(let host, let port): made = redisConnectWithTimeout(host, Int32(port), tv)
+        case .unix(let path): made = redisConnectUnixWithTimeout(path, tv)
+        }
+        guard let ctx = made else {
+            throw .connect(endpoint: endpoint.description, reason: "out of memory")
+        }
+        if ctx.pointee.err != 0 {
+            let reason = Connection.errorText(ctx)
+            redisFree(ctx)
+            throw .connect(endpoint: endpoint.description, reason: Connection.friendly(reason))
+        }
+        context = ctx
+        if case .tcp = endpoint { _ = redisEnableKeepAlive(ctx) }
+    }
+
+    deinit { redisFree(context) }
+
+    /// The socket, for poll(2).
+    public var fileDescriptor: Int32 { context.pointee.fd }
+
+    /// Sets how long a blocking read or write may wait; nil waits for ever.
+    public func setTimeout(_ timeout: Duration?) throws(RedisError) {
+        let tv = timeout.map(Connection.timeval) ?? Glibc.timeval(tv_sec: 0, tv_usec: 0)
+        if redisSetTimeout(context, tv) != REDIS_OK { throw currentError() }
+    }
+
+    // MARK: Commands
+
+    /// Sends one command and waits for its reply. Server errors come back as
+    /// `.error` replies; only the link failing throws.
+    public func command(_ args: [[UInt8]]) throws(RedisError) -> Reply {
+        try append(args)
+        return try readReply()
+    }
+
+    /// Sends one command made of text arguments and waits for its reply.
+    public func command(_ args: String...) throws(RedisError) -> Reply {
+        try command(args.map { Array($0.utf8) })
+    }
+
+    /// Queues one command in the output buffer (pipelining); nothing is sent yet.
+    public func append(_ args: [[UInt8]]) throws(RedisError) {
+        var batch = CommandBatch()
+        batch.add(args)
+        try append(batch)
+    }
+
+    /// Queues every command of a batch in the output buffer.
+    public func append(_ batch: CommandBatch) throws(RedisError) {
+        let status: Int32 = batch.bytes.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            var argv: [UnsafePointer<CChar>?] = []
+            var lens: [Int] = []
+            var arg = 0
+            var offset = 0
+            for argc in batch.argumentCounts {
+                argv.removeAll(keepingCapacity: true)
+                lens.removeAll(keepingCapacity: true)
+                for _ in 0..<argc {
+                    let len = batch.lengths[arg]
+                    argv.append((base + offset).assumingMemoryBound(to: CChar.self))
+                    lens.append(len)
+                    offset += len
+                    arg += 1
+                }
+                let rc = argv.withUnsafeMutableBufferPointer { av in
+                    lens.withUnsafeBufferPointer { lv in
+                        redisAppendCommandArgv(context, Int32(argc), av.baseAddress, lv.baseAddress)
+                    }
+                }
+                if rc != REDIS_OK { return rc }
+            }
+            return REDIS_OK
+        }
+        if status != REDIS_OK { throw currentError() }
+    }
+
+    /// Writes everything queued by `append` to the socket.
+    public func flush() throws(RedisError) {
+        var done: Int32 = 0
+        while done == 0 {
+            if redisBufferWrite(context, &done) != REDIS_OK { throw currentError() }
+        }
+    }
+
+    /// Sends what is queued, then waits for the next reply.
+    public func readReply() throws(RedisError) -> Reply {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK { throw currentError() }
+        guard let raw else { throw RedisError.protocolError("no reply") }
+        defer { freeReplyObject(raw) }
+        return Reply(copying: raw.assumingMemoryBound(to: redisReply.self))
+    }
+
+    /// Reads `count` replies of a pipeline, in order.
+    public func readReplies(_ count: Int) throws(RedisError) -> [Reply] {
+        var out: [Reply] = []
+        out.reserveCapacity(count)
+        for _ in 0..<count { out.append(try readReply()) }
+        return out
+    }
+
+    // MARK: Subscribed mode
+
+    /// What one wait for subscription traffic brought.
+    public enum Received {
+        /// This many bytes arrived and were decoded.
+        case bytes(Int)
+        /// Nothing arrived within the timeout.
+        case idle
+    }
+
+    /// Waits up to `timeoutMilliseconds` for bytes, reads what is there (one
+    /// large read) and hands each complete message to `body`. Partial
+    /// messages stay buffered for the next call. Throws when the server
+    /// closes the link or it fails.
+    public func receive(
+        timeoutMilliseconds: Int32,
+        buffer: UnsafeMutableRawBufferPointer,
+        _ body: (SubscriptionEvent) -> Void
+    ) throws(RedisError) -> Received {
+        let fd = context.pointee.fd
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return .idle }
+            throw .io(String(cString: strerror(errno)))
+        }
+        if ready == 0 { return .idle }
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n == 0 { throw .closed }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return .idle }
+            throw .io(String(cString: strerror(errno)))
+        }
+        let reader = context.pointee.reader
+        let fed = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n) {
+            redisReaderFeed(reader, $0, n)
+        }
+        if fed != REDIS_OK { throw currentError() }
+        while true {
+            var raw: UnsafeMutableRawPointer?
+            if redisReaderGetReply(reader, &raw) != REDIS_OK {
+                throw .protocolError(Connection.readerError(reader))
+            }
+            guard let raw else { break }
+            let reply = raw.assumingMemoryBound(to: redisReply.self)
+            body(SubscriptionEvent(decoding: reply))
+            freeReplyObject(raw)
+        }
+        return .bytes(n)
+    }
+
+    // MARK: Errors
+
+    private func currentError() -> RedisError {
+        let err = context.pointee.err
+        let text = Connection.errorText(context)
+        switch err {
+        case REDIS_ERR_EOF: return .closed
+        case REDIS_ERR_PROTOCOL: return .protocolError(text)
+        case REDIS_ERR_IO:
+            if text.contains("temporarily unavailable") || text.contains("timed out") {
+                return .timeout(text)
+            }
+            return .io(Connection.friendly(text))
+        default: return .io(text)
+        }
+    }
+
+    private static func errorText(_ ctx: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: &ctx.pointee.errstr) { raw in
+            let bytes = raw.prefix { $0 != 0 }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    private static func readerError(_ reader: UnsafeMutablePointer<redisReader>?) -> String {
+        guard let reader else { return "reader gone" }
+        return withUnsafeBytes(of: &reader.pointee.errstr) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+    }
+
+    /// hiredis says "Resource temporarily unavailable" for a connect timeout.
+    private static func friendly(_ reason: String) -> String {
+        reason.contains("temporarily unavailable") ? "Connection timed out" : reason
+    }
+
+    private static func timeval(_ d: Duration) -> Glibc.timeval {
+        let (seconds, attos) = d.components
+        return Glibc.timeval(tv_sec: Int(seconds), tv_usec: Int(attos / 1_000_000_000_000))
+    }
+}
+
+@available(*, unavailable)
+extension Connection: Sendable {}

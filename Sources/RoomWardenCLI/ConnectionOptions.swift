@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import RoomWardenKit
+
+/// How to reach Redis: SPEC §2. Flags beat the environment.
+struct ConnectionOptions: ParsableArguments {
+    /// redis://[user[:pass]@]host[:port][/db] or unix:///path.sock[?db=N].
+    @Option(name: [.customShort("u"), .long], help: ArgumentHelp(
+        "Server URL: redis://[user[:pass]@]host[:port][/db] or unix:///path.sock[?db=N] (env REDIS_URL).",
+        valueName: "url"))
+    var url: String?
+
+    /// The server's host name or address.
+    @Option(name: [.customShort("h"), .long], help: "Server host (default 127.0.0.1).")
+    var host: String?
+
+    /// The server's TCP port.
+    @Option(name: [.customShort("p"), .long], help: "Server port (default 6379).")
+    var port: Int?
+
+    /// A unix socket path; beats host and port.
+    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Server unix socket (beats host and port).", valueName: "path"))
+    var socket: String?
+
+    /// The database number.
+    @Option(name: .long, help: ArgumentHelp("Database number (default 0).", valueName: "n"))
+    var db: Int?
+
+    /// The ACL user.
+    @Option(name: .long, help: ArgumentHelp("ACL user name (needs a password).", valueName: "name"))
+    var user: String?
+
+    /// The password, visible in `ps`: a warning says so.
+    @Option(name: [.customShort("a"), .customLong("pass")], help: ArgumentHelp(
+        "Password (visible to other users in ps: prefer --askpass or REDISCLI_AUTH).", valueName: "password"))
+    var password: String?
+
+    /// Read the password from the terminal without echo.
+    @Flag(name: .long, help: "Read the password from the terminal, without echo.")
+    var askpass = false
+
+    /// How long connecting may take.
+    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long (default 5s).", valueName: "duration"))
+    var connectTimeout: String = "5s"
+
+    func validate() throws {
+        if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
+        if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
+        if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
+        guard let ms = TimeSpan.milliseconds(connectTimeout), ms > 0 else {
+            throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration: use e.g. 500ms, 5s, 1m")
+        }
+        if let url { _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: url) } }
+        else if let env = ProcessInfo.processInfo.environment["REDIS_URL"], !env.isEmpty {
+            _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: env) }
+        }
+    }
+
+    private static func checked<T>(_ body: () throws(RoomWardenError) -> T) throws -> T {
+        do { return try body() } catch { throw ValidationError(error.message) }
+    }
+
+    /// The settings these flags and the environment describe. Reads the
+    /// terminal for --askpass; warns when a password came from argv.
+    func settings() throws(RoomWardenError) -> ConnectionSettings {
+        let env = ProcessInfo.processInfo.environment
+        var s = ConnectionSettings()
+        if let envAuth = env["REDISCLI_AUTH"], !envAuth.isEmpty { s.password = envAuth }
+        if let url {
+            try s.apply(url: url)
+            if RedisURL.redacted(url) != url {
+                printDiagnostic("warning: a password in --url is visible to other users in ps; prefer REDIS_URL, --askpass or REDISCLI_AUTH")
+            }
+        } else if let envURL = env["REDIS_URL"], !envURL.isEmpty {
+            try s.apply(url: envURL)
+        }
+        if let socket {
+            s.endpoint = .unix(path: socket)
+        } else if host != nil || port != nil {
+            var h = "127.0.0.1", p = 6379
+            if case .tcp(let uh, let up) = s.endpoint { h = uh; p = up }
+            s.endpoint = .tcp(host: host ?? h, port: port ?? p)
+        }
+        if let db { s.db = db }
+        if let user { s.user = user }
+        if let password {
+            printDiagnostic("warning: using a password with -a/--pass is visible to other users in ps; prefer --askpass or REDISCLI_AUTH")
+            s.password = password
+        }
+        if askpass { s.password = try Terminal.readSecret(prompt: "Password: ") }
+        s.connectTimeout = .milliseconds(TimeSpan.milliseconds(connectTimeout) ?? 5000)
+        return s
+    }
+}
+
+/// Where archives live: SPEC §3.
+struct ArchiveOptions: ParsableArguments {
+    /// The archive key template.
+    @Option(name: .long, help: ArgumentHelp(
+        "Archive key template; * stands for the channel (default *:archive; env ROOMWARDEN_ARCHIVE_KEY).",
+        valueName: "template"))
+    var archiveKey: String?
+
+    func validate() throws {
+        do { _ = try template() } catch { throw ValidationError(error.message) }
+    }
+
+    /// The template from the flag, else the environment, else `*:archive`.
+    func template() throws(RoomWardenError) -> ArchiveKeyTemplate {
+        if let archiveKey { return try ArchiveKeyTemplate(archiveKey) }
+        if let env = ProcessInfo.processInfo.environment["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
+            return try ArchiveKeyTemplate(env)
+        }
+        return .standard
+    }
+}
+
+/// A subcommand that talks to Redis. `run()` resolves the connection
+/// settings and maps every failure to its one stderr line and exit code,
+/// here and nowhere else.
+protocol RedisCommand: ParsableCommand {
+    var connection: ConnectionOptions { get }
+    func run(settings: ConnectionSettings) throws(RoomWardenError)
+}
+
+extension RedisCommand {
+    func run() throws {
+        do {
+            try run(settings: try connection.settings())
+        } catch {
+            if !error.message.isEmpty { printDiagnostic(error.message) }
+            throw ExitCode(error.exitCode)
+        }
+    }
+}

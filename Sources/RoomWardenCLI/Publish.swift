@@ -1,0 +1,123 @@
+import ArgumentParser
+import RoomWardenKit
+
+extension RoomWarden {
+    /// `roomwarden publish CHANNEL [MESSAGE]`: SPEC §6.
+    struct Publish: RedisCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Publish a message and archive it, in one transaction.",
+            discussion: """
+                Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
+                bytes, --whole sends all of it as one message. Each message is MULTI; ZADD to the \
+                archive; PUBLISH; EXEC. Prints the number of receivers of each message.
+                """)
+
+        @OptionGroup(title: "Connection") var connection: ConnectionOptions
+        @OptionGroup(title: "Archive") var archive: ArchiveOptions
+
+        /// The room's channel.
+        @Argument(help: "The channel to publish to (e.g. room:lobby).")
+        var channel: String
+
+        /// The message; absent or `-` reads stdin.
+        @Argument(help: "The message; omit it or give - to read stdin.")
+        var message: String?
+
+        /// NUL-separated stdin.
+        @Flag(name: [.customShort("0"), .customLong("null")], help: "Stdin messages are separated by NUL bytes, not newlines.")
+        var nulSeparated = false
+
+        /// All of stdin as one message.
+        @Flag(name: .long, help: "Publish all of stdin as one message.")
+        var whole = false
+
+        /// Trim archive entries older than this.
+        @Option(name: .long, help: ArgumentHelp("Drop archive entries older than this (e.g. 7d).", valueName: "duration"))
+        var retain: String?
+
+        /// Trim the archive to this many entries.
+        @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
+        var maxLen: Int?
+
+        /// Publish only.
+        @Flag(name: .long, help: "Publish only; write nothing to the archive.")
+        var noArchive = false
+
+        /// The publisher's name.
+        @Option(name: .long, help: ArgumentHelp("The publisher's name, stored in the envelope.", valueName: "name"))
+        var from: String?
+
+        /// text or json.
+        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Output: text (receivers) or json (one object per message).", valueName: "format"))
+        var format: PublishFormat = .text
+
+        /// Same as --format json.
+        @Flag(name: .long, help: "Same as --format json.")
+        var json = false
+
+        /// Print nothing.
+        @Flag(name: [.customShort("q"), .long], help: "Print nothing.")
+        var quiet = false
+
+        enum PublishFormat: String, ExpressibleByArgument, CaseIterable {
+            case text, json
+        }
+
+        func validate() throws {
+            let fromStdin = message == nil || message == "-"
+            if !fromStdin && (nulSeparated || whole) { throw ValidationError("-0 and --whole read stdin: drop MESSAGE or give -") }
+            if nulSeparated && whole { throw ValidationError("-0 and --whole cannot be combined") }
+            if noArchive && (retain != nil || maxLen != nil) { throw ValidationError("--retain and --max-len trim the archive: they cannot go with --no-archive") }
+            if let maxLen, maxLen < 1 { throw ValidationError("--max-len must be at least 1") }
+            if let retain, TimeSpan.milliseconds(retain) == nil {
+                throw ValidationError("--retain '\(retain)' is not a duration: use e.g. 90s, 15m, 2h, 7d")
+            }
+            if channel.isEmpty { throw ValidationError("CHANNEL must not be empty") }
+        }
+
+        func run(settings: ConnectionSettings) throws(RoomWardenError) {
+            var options = PublishOptions()
+            options.archive = noArchive ? nil : try archive.template()
+            options.retainMilliseconds = retain.flatMap(TimeSpan.milliseconds)
+            options.maxLength = maxLen
+            options.from = from
+            let connection = try settings.connect()
+            let publisher = Publisher(connection: connection, options: options)
+            let out = OutputSink()
+            let asJSON = json || format == .json
+            let channelBytes = Array(channel.utf8)
+            var nextRecord: () throws(RoomWardenError) -> [UInt8]?
+            var ready: () -> Bool = { true }
+            if let message, message != "-" {
+                var given: [UInt8]? = Array(message.utf8)
+                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in defer { given = nil }; return given }
+            } else {
+                let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines)
+                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in try input.next() }
+                ready = { input.ready() }
+            }
+            defer { try? out.flush() }
+            try publisher.publish(channel: channelBytes, next: nextRecord, ready: ready, idle: out.flush) { (p: Published) throws(RoomWardenError) in
+                if quiet { return }
+                if asJSON {
+                    out.buffer.append(contentsOf: #"{"channel":"#.utf8)
+                    JSONText.appendString(channelBytes, to: &out.buffer)
+                    if let id = p.id {
+                        out.buffer.append(contentsOf: #","id":"#.utf8)
+                        JSONText.appendString(id.utf8, to: &out.buffer)
+                    }
+                    out.buffer.append(contentsOf: #","ts":"#.utf8)
+                    JSONText.appendInteger(p.ts, to: &out.buffer)
+                    out.buffer.append(contentsOf: #","receivers":"#.utf8)
+                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                    out.buffer.append(contentsOf: "}\n".utf8)
+                } else {
+                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                    out.buffer.append(0x0A)
+                }
+                try out.flushIfFull()
+            }
+            try out.flush()
+        }
+    }
+}

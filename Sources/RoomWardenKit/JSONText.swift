@@ -1,0 +1,177 @@
+/// Writing JSON and checking UTF-8 straight on bytes: the output hot path.
+public enum JSONText {
+    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// Appends `bytes` (valid UTF-8) as a JSON string, quotes included.
+    @inlinable
+    public static func appendString<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
+        out.append(UInt8(ascii: "\""))
+        for b in bytes {
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                out.append(b)
+            } else {
+                appendEscape(b, to: &out)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    @usableFromInline
+    static func appendEscape(_ b: UInt8, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\\"))
+        switch b {
+        case 0x22: out.append(0x22)
+        case 0x5C: out.append(0x5C)
+        case 0x0A: out.append(UInt8(ascii: "n"))
+        case 0x0D: out.append(UInt8(ascii: "r"))
+        case 0x09: out.append(UInt8(ascii: "t"))
+        case 0x08: out.append(UInt8(ascii: "b"))
+        case 0x0C: out.append(UInt8(ascii: "f"))
+        default:
+            out.append(contentsOf: [UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+        }
+    }
+
+    /// Appends any bytes as a JSON string: invalid UTF-8 becomes U+FFFD.
+    public static func appendLossyString(_ bytes: [UInt8], to out: inout [UInt8]) {
+        if UTF8Check.isValid(bytes) {
+            appendString(bytes, to: &out)
+        } else {
+            appendString(Array(String(decoding: bytes, as: UTF8.self).utf8), to: &out)
+        }
+    }
+
+    /// Appends a JSON key with its colon: `"key":`.
+    @inlinable
+    public static func appendKey(_ key: StaticString, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+    }
+
+    /// Appends a decimal integer.
+    @inlinable
+    public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
+        if value == 0 { out.append(0x30); return }
+        var v = value.magnitude
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[n] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+                n += 1
+            }
+            while n > 0 {
+                n -= 1
+                out.append(d[n])
+            }
+        }
+    }
+
+    /// Base64 of any bytes (standard alphabet, padded).
+    public static func appendBase64(_ bytes: [UInt8], to out: inout [UInt8]) {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var i = 0
+        out.reserveCapacity(out.count + (bytes.count + 2) / 3 * 4)
+        while i + 3 <= bytes.count {
+            let n = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            out.append(table[Int(n >> 18 & 63)]); out.append(table[Int(n >> 12 & 63)])
+            out.append(table[Int(n >> 6 & 63)]); out.append(table[Int(n & 63)])
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            var n = UInt32(bytes[i]) << 16
+            if rest == 2 { n |= UInt32(bytes[i + 1]) << 8 }
+            out.append(table[Int(n >> 18 & 63)]); out.append(table[Int(n >> 12 & 63)])
+            out.append(rest == 2 ? table[Int(n >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+    }
+
+    /// Decodes standard base64; nil if it is not base64.
+    public static func decodeBase64<C: Collection>(_ text: C) -> [UInt8]? where C.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count / 4 * 3)
+        var acc: UInt32 = 0
+        var bits = 0
+        for c in text {
+            let v: UInt32
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - 65)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - 97 + 26)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - 48 + 52)
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            case UInt8(ascii: "="): continue
+            default: return nil
+            }
+            acc = acc << 6 | v
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: acc >> UInt32(bits)))
+            }
+        }
+        return out
+    }
+}
+
+/// UTF-8 validation on bytes, with an ASCII fast path.
+public enum UTF8Check {
+    /// True if `bytes` is well-formed UTF-8 (no overlongs, no surrogates).
+    public static func isValid<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        if let fast = bytes.withContiguousStorageIfAvailable({ isValid(buffer: UnsafeRawBufferPointer($0)) }) {
+            return fast
+        }
+        return isValid(buffer: Array(bytes).withUnsafeBytes { $0 })
+    }
+
+    /// Length of the valid UTF-8 sequence starting at `i`, or 0 if invalid.
+    @inlinable
+    public static func sequenceLength(_ p: UnsafeRawBufferPointer, at i: Int) -> Int {
+        let b0 = p[i]
+        let n = p.count
+        if b0 < 0x80 { return 1 }
+        if b0 >= 0xC2 && b0 <= 0xDF {
+            return i + 1 < n && p[i + 1] & 0xC0 == 0x80 ? 2 : 0
+        }
+        if b0 >= 0xE0 && b0 <= 0xEF {
+            guard i + 2 < n else { return 0 }
+            let b1 = p[i + 1], b2 = p[i + 2]
+            guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80 else { return 0 }
+            if b0 == 0xE0 && b1 < 0xA0 { return 0 }  // overlong
+            if b0 == 0xED && b1 >= 0xA0 { return 0 }  // surrogate
+            return 3
+        }
+        if b0 >= 0xF0 && b0 <= 0xF4 {
+            guard i + 3 < n else { return 0 }
+            let b1 = p[i + 1], b2 = p[i + 2], b3 = p[i + 3]
+            guard b1 & 0xC0 == 0x80, b2 & 0xC0 == 0x80, b3 & 0xC0 == 0x80 else { return 0 }
+            if b0 == 0xF0 && b1 < 0x90 { return 0 }
+            if b0 == 0xF4 && b1 >= 0x90 { return 0 }
+            return 4
+        }
+        return 0
+    }
+
+    static func isValid(buffer p: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = p.count
+        while i < n {
+            // Eight ASCII bytes at a time.
+            while i + 8 <= n, p.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+            }
+            if i >= n { break }
+            let len = sequenceLength(p, at: i)
+            if len == 0 { return false }
+            i += len
+        }
+        return true
+    }
+}
