@@ -28,8 +28,10 @@ demo: build
 	@scripts/demo $(BIN)
 
 # Measures roomwarden beside redis-cli on a scratch server; writes BENCHMARKS.md.
+# BENCH="publish watch" picks sections (default: all).
 bench: release
-	@scripts/bench $(RELEASE)
+	@scripts/ensure-deps bench
+	@python3 scripts/bench.py $(RELEASE) $(BENCH)
 
 clean:
 	rm -rf .build

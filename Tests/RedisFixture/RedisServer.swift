@@ -35,8 +35,22 @@ public final class RedisServer {
     /// The `-s` flag value for the CLI.
     public var socketArguments: [String] { ["-s", socketPath] }
 
+    /// Every server started and not yet stopped, so that none outlives the
+    /// test process (a suite-wide `static let` server is never deinitialised).
+    private static var live: [ObjectIdentifier: Process] = [:]
+    private static let liveLock = NSLock()
+    private static let stopAtExit: Void = {
+        atexit {
+            RedisServer.liveLock.lock()
+            let all = RedisServer.live.values
+            RedisServer.liveLock.unlock()
+            for p in all where p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+    }()
+
     /// Starts (again) on the same socket and port.
     public func start() throws {
+        _ = RedisServer.stopAtExit
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try RedisServer.which("redis-server"))
         p.arguments = [
@@ -49,6 +63,7 @@ public final class RedisServer {
         p.standardError = FileHandle.nullDevice
         try p.run()
         process = p
+        RedisServer.liveLock.lock(); RedisServer.live[ObjectIdentifier(self)] = p; RedisServer.liveLock.unlock()
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
             if let c = try? connect(), let r = try? c.command("PING"), r == .status("PONG") {
@@ -62,6 +77,7 @@ public final class RedisServer {
 
     /// Stops the server without saving; waits until it is gone.
     public func stop() {
+        RedisServer.liveLock.lock(); RedisServer.live[ObjectIdentifier(self)] = nil; RedisServer.liveLock.unlock()
         guard let p = process, p.isRunning else { process = nil; return }
         if let c = try? connect() {
             _ = try? c.command("SHUTDOWN", "NOSAVE")

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""roomwarden's benchmark harness: each measurement runs roomwarden and
+redis-cli against the same scratch redis-server in the same run, and the
+figures go to BENCHMARKS.md. Usage: bench.py BINARY [section ...]"""
+import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
+
+BIN = os.path.abspath(sys.argv[1])
+SECTIONS = sys.argv[2:] or ["publish"]
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """A scratch redis-server on loopback, no persistence, removed on exit."""
+
+    def __init__(self, *extra):
+        self.dir = tempfile.mkdtemp(prefix="roomwarden-bench-")
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self.dir, "--logfile", os.path.join(self.dir, "log"), *extra],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            if self.cli("PING").strip() == "PONG":
+                return
+            time.sleep(0.05)
+        raise SystemExit("redis-server did not start")
+
+    def cli(self, *args, **kw):
+        r = subprocess.run(["redis-cli", "-p", str(self.port), *args], capture_output=True, text=True, **kw)
+        return r.stdout
+
+    def stop(self):
+        subprocess.run(["redis-cli", "-p", str(self.port), "SHUTDOWN", "NOSAVE"], capture_output=True)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def measured(argv, tmp):
+    """argv wrapped in GNU time, which reports the peak RSS of the program
+    itself (a child of this Python process would inherit its high-water mark
+    across exec). Returns (argv, path of the report)."""
+    report = os.path.join(tmp, "rss-%d" % random.randrange(1 << 30))
+    return ["/usr/bin/time", "-f", "%M", "-o", report, *argv], report
+
+
+def peak_rss_mb(report):
+    with open(report) as f:
+        return int(f.read().split()[-1]) / 1024.0
+
+
+def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL):
+    """Runs argv to completion; returns (wall seconds, peak RSS in MB, stderr)."""
+    tmp = tempfile.mkdtemp(prefix="roomwarden-rss-")
+    wrapped, report = measured(argv, tmp)
+    start = time.monotonic()
+    p = subprocess.run(wrapped, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+    wall = time.monotonic() - start
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({p.returncode}): {err}")
+    rss = peak_rss_mb(report)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return wall, rss, err
+
+
+def resp(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def bench_publish(tmp):
+    n = 200_000
+    lines = [("message %06d from the bench harness, about sixty-four bytes" % i) for i in range(n)]
+    input_path = os.path.join(tmp, "lines.txt")
+    with open(input_path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    # The same transactions, pre-generated as protocol for redis-cli --pipe.
+    proto_path = os.path.join(tmp, "proto.bin")
+    ts0 = int(time.time() * 1000)
+    with open(proto_path, "wb") as f:
+        for i, line in enumerate(lines):
+            ts = ts0 + i // 100
+            env = json.dumps({"id": "%d-benchharness-%012d" % (ts, i), "ts": ts, "channel": "room:pipe",
+                              "message": line}, separators=(",", ":"))
+            f.write(resp("MULTI") + resp("ZADD", "room:pipe:archive", str(ts), env)
+                    + resp("PUBLISH", "room:pipe", line) + resp("EXEC"))
+    server = Server()
+    try:
+        results = {}
+        for name in ("roomwarden", "redis-cli --pipe"):
+            server.cli("FLUSHALL")
+            if name == "roomwarden":
+                with open(input_path, "rb") as f:
+                    wall, rss, _ = run_measured([BIN, "publish", "room:bench", "-q", "-p", str(server.port)], stdin=f)
+                count = int(server.cli("ZCARD", "room:bench:archive"))
+            else:
+                with open(proto_path, "rb") as f:
+                    wall, rss, err = run_measured(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f,
+                                                  stdout=subprocess.PIPE)
+                count = int(server.cli("ZCARD", "room:pipe:archive"))
+            if count != n:
+                raise SystemExit(f"{name}: archived {count} of {n}")
+            results[name] = (wall, n / wall, rss)
+    finally:
+        server.stop()
+    rw, rc = results["roomwarden"], results["redis-cli --pipe"]
+    ratio = rw[1] / rc[1]
+    table = [
+        "| client | messages | wall time | messages/s | peak RSS |",
+        "|---|---|---|---|---|",
+        f"| roomwarden publish (stdin lines) | {n:,} | {rw[0]:.2f} s | {rw[1]:,.0f} | {rw[2]:.1f} MB |",
+        f"| redis-cli --pipe (pre-generated protocol) | {n:,} | {rc[0]:.2f} s | {rc[1]:,.0f} | {rc[2]:.1f} MB |",
+        "",
+        f"roomwarden / redis-cli rate: **{ratio:.2f}** (target: at least 0.75)",
+    ]
+    return "publish", "\n".join(table)
+
+
+SECTION_TITLES = {
+    "publish": "Bulk publish: 200,000 lines, each MULTI/ZADD/PUBLISH/EXEC",
+}
+
+
+def machine():
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ver = subprocess.run(["redis-server", "--version"], capture_output=True, text=True).stdout.split()
+    ver = next((v.split("=")[1] for v in ver if v.startswith("v=")), "?")
+    return f"{os.cpu_count()} cores, {cpu}; redis-server {ver}; loopback TCP"
+
+
+def write_report(sections):
+    existing = {}
+    if os.path.exists(OUT):
+        current, body = None, []
+        for line in open(OUT).read().splitlines():
+            if line.startswith("## "):
+                if current:
+                    existing[current] = "\n".join(body).strip()
+                current, body = line[3:].strip(), []
+            elif current:
+                body.append(line)
+        if current:
+            existing[current] = "\n".join(body).strip()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    for key, text in sections:
+        existing[SECTION_TITLES[key]] = f"Measured {stamp} on {machine()}.\n\n{text}"
+    with open(OUT, "w") as f:
+        f.write("# Benchmarks\n\nWritten by `make bench` (scripts/bench.py): roomwarden and redis-cli "
+                "measured against the same scratch redis-server in the same run. Figures vary with the "
+                "machine; compare the two columns, not runs on different machines.\n")
+        for title in [SECTION_TITLES[k] for k in SECTION_TITLES if SECTION_TITLES[k] in existing]:
+            f.write(f"\n## {title}\n\n{existing[title]}\n")
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="roomwarden-bench-data-")
+    done = []
+    try:
+        for s in SECTIONS:
+            key, text = globals()["bench_" + s](tmp)
+            print(f"== {SECTION_TITLES[key]}\n{text}\n", flush=True)
+            done.append((key, text))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        write_report(done)
+
+
+if __name__ == "__main__":
+    main()
