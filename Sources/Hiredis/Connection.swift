@@ -191,6 +191,36 @@ public final class Connection {
         return .bytes(n)
     }
 
+    /// The subscribe loop's read: waits up to `timeoutMilliseconds`, reads
+    /// what is there into `buffer` (one large read) and decodes it with
+    /// `decoder` into `batch` (messages) and `replies` (everything else).
+    /// Reads the socket directly, past hiredis' own reader: call it only
+    /// once every reply hiredis was waiting for has been read.
+    public func receive(
+        timeoutMilliseconds: Int32,
+        buffer: UnsafeMutableRawBufferPointer,
+        decoder: inout PushDecoder,
+        into batch: inout MessageBatch,
+        replies: (Reply) -> Void
+    ) throws(RedisError) -> Received {
+        let fd = context.pointee.fd
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return .idle }
+            throw .io(String(cString: strerror(errno)))
+        }
+        if ready == 0 { return .idle }
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n == 0 { throw .closed }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return .idle }
+            throw .io(String(cString: strerror(errno)))
+        }
+        try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch, replies: replies)
+        return .bytes(n)
+    }
+
     // MARK: Errors
 
     private func currentError() -> RedisError {

@@ -2,12 +2,93 @@ import ArgumentParser
 import RoomWardenKit
 
 extension RoomWarden {
-    /// Not built yet.
-    struct Watch: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "(not built yet)")
-        func run() throws {
-            printDiagnostic("watch is not built yet")
-            throw ExitCode(1)
+    /// `roomwarden watch [PATTERN...]`: SPEC §5.
+    struct Watch: RedisCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every message of every room, live.",
+            discussion: """
+                Subscribes to each PATTERN (default room:*) and each -c CHANNEL and prints one \
+                line per published message, even where subscriptions overlap. Never falls behind \
+                the server: the socket is drained into a bounded buffer; any loss is reported on \
+                stderr. Reconnects on its own.
+                """)
+
+        @OptionGroup(title: "Connection") var connection: ConnectionOptions
+        @OptionGroup(title: "Output") var output: OutputOptions
+        @OptionGroup(title: "Archive") var archiveOptions: ArchiveOptions
+
+        /// Channel patterns.
+        @Argument(help: "Channel patterns to PSUBSCRIBE to (default room:*).")
+        var patterns: [String] = []
+
+        /// Exact channels.
+        @Option(name: [.customShort("c"), .customLong("channel")], help: ArgumentHelp("Also SUBSCRIBE to this channel (repeatable).", valueName: "channel"))
+        var channels: [String] = []
+
+        /// Channels to leave out.
+        @Option(name: .long, help: ArgumentHelp("Leave out channels matching this glob (repeatable).", valueName: "glob"))
+        var ignore: [String] = []
+
+        /// Regular expression on the message.
+        @Option(name: .long, help: ArgumentHelp("Print only messages matching this regular expression.", valueName: "regex"))
+        var grep: String?
+
+        /// Stop after N.
+        @Option(name: [.customShort("n"), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
+        var count: Int?
+
+        /// Stop when quiet.
+        @Option(name: .long, help: ArgumentHelp("Exit when no message came for this long (exit 1 if --count was not reached).", valueName: "duration"))
+        var wait: String?
+
+        /// Stop after a while.
+        @Option(name: .long, help: ArgumentHelp("Exit after this long.", valueName: "duration"))
+        var duration: String?
+
+        /// Queue size.
+        @Option(name: .long, help: ArgumentHelp("Most memory for messages not yet printed (default 256MB).", valueName: "size"))
+        var buffer: String = "256MB"
+
+        /// PING interval.
+        @Option(name: .long, help: ArgumentHelp("PING the server after this long without traffic (default 15s).", valueName: "duration"))
+        var heartbeat: String = "15s"
+
+        /// Exit on loss.
+        @Flag(name: .long, help: "Exit 69 when the connection is lost instead of reconnecting.")
+        var noReconnect = false
+
+        /// Archive what is seen.
+        @Flag(name: .long, help: "Also write every observed message to its room's archive.")
+        var archive = false
+
+        func validate() throws {
+            if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+            for (flag, value) in [("--wait", wait), ("--duration", duration), ("--heartbeat", heartbeat as String?)] {
+                if let value, (TimeSpan.milliseconds(value) ?? 0) <= 0 {
+                    throw ValidationError("\(flag) '\(value)' is not a duration: use e.g. 500ms, 10s, 5m, 1h")
+                }
+            }
+            guard let size = ByteSize.bytes(buffer), size >= 1 << 20 else {
+                throw ValidationError("--buffer '\(buffer)' is not a size of at least 1MB: use e.g. 64MB, 1G")
+            }
+            if patterns.contains("") || channels.contains("") { throw ValidationError("patterns and channels must not be empty") }
+        }
+
+        func run(settings: ConnectionSettings) throws(RoomWardenError) {
+            var options = WatchOptions()
+            options.patterns = patterns.isEmpty && channels.isEmpty ? ["room:*"] : patterns
+            options.channels = channels
+            options.ignore = ignore
+            options.grep = grep
+            options.count = count
+            options.waitMilliseconds = wait.flatMap(TimeSpan.milliseconds)
+            options.durationMilliseconds = duration.flatMap(TimeSpan.milliseconds)
+            options.bufferBytes = ByteSize.bytes(buffer) ?? options.bufferBytes
+            options.heartbeatMilliseconds = TimeSpan.milliseconds(heartbeat) ?? options.heartbeatMilliseconds
+            options.reconnect = !noReconnect
+            options.archive = archive ? try archiveOptions.template() : nil
+            let watcher = try Watcher(settings: settings, options: options, formatter: try output.formatter(), sink: OutputSink())
+            try watcher.run()
         }
     }
 }

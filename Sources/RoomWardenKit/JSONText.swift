@@ -33,7 +33,7 @@ public enum JSONText {
     }
 
     /// Appends any bytes as a JSON string: invalid UTF-8 becomes U+FFFD.
-    public static func appendLossyString(_ bytes: [UInt8], to out: inout [UInt8]) {
+    public static func appendLossyString<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
         if UTF8Check.isValid(bytes) {
             appendString(bytes, to: &out)
         } else {

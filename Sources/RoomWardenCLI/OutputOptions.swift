@@ -1,0 +1,41 @@
+import ArgumentParser
+import Foundation
+import RoomWardenKit
+
+/// How messages are printed: SPEC §4, shared by watch and history.
+struct OutputOptions: ParsableArguments {
+    /// text, json, raw, or a {field} template.
+    @Option(name: [.customShort("f"), .long], help: ArgumentHelp(
+        "text, json (JSON Lines), raw (payload bytes), or a template like '{time} {channel}: {message}'.",
+        valueName: "format"))
+    var format: String = "text"
+
+    /// Same as --format json.
+    @Flag(name: .long, help: "Same as --format json.")
+    var json = false
+
+    /// raw: NUL after each payload.
+    @Flag(name: [.customShort("0"), .customLong("null")], help: "With --format raw: end each payload with NUL, not newline.")
+    var nulTerminated = false
+
+    /// Local times.
+    @Flag(name: .long, help: "Print local times in text and templates (JSON stays UTC).")
+    var local = false
+
+    func validate() throws {
+        do { _ = try outputFormat() } catch { throw ValidationError(error.message) }
+        if json && format != "text" && format != "json" { throw ValidationError("--json and --format \(format) disagree: choose one") }
+        if nulTerminated && (try? outputFormat()) != .raw { throw ValidationError("-0 goes with --format raw") }
+    }
+
+    func outputFormat() throws(RoomWardenError) -> OutputFormat {
+        json ? .json : try OutputFormat(parsing: format)
+    }
+
+    /// The formatter, with colour only on a terminal and never with NO_COLOR.
+    func formatter() throws(RoomWardenError) -> MessageFormatter {
+        let env = ProcessInfo.processInfo.environment
+        let colour = isatty(1) == 1 && (env["NO_COLOR"] ?? "").isEmpty && env["TERM"] != "dumb"
+        return MessageFormatter(format: try outputFormat(), colour: colour, localTime: local, nulTerminated: nulTerminated)
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Hiredis
+import RedisFixture
+import XCTest
+
+extension RedisServer {
+    /// Subscriptions (patterns and channels) held by all pub/sub clients.
+    func subscriptionCount() throws -> Int {
+        let list = try run("CLIENT", "LIST", "TYPE", "pubsub").string ?? ""
+        var total = 0
+        for field in list.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            if field.hasPrefix("psub=") { total += Int(field.dropFirst(5)) ?? 0 }
+            if field.hasPrefix("sub=") { total += Int(field.dropFirst(4)) ?? 0 }
+        }
+        return total
+    }
+
+    /// Publishes raw bytes; returns the receivers.
+    @discardableResult
+    func publish(_ channel: String, _ payload: [UInt8]) throws -> Int64 {
+        try connect().command([Array("PUBLISH".utf8), Array(channel.utf8), payload]).integer ?? -1
+    }
+}
+
+extension XCTestCase {
+    /// Starts `roomwarden watch` on `server` and waits until its
+    /// `subscriptions` are in place, so what is published next is seen.
+    func startWatch(_ args: [String], on server: RedisServer? = nil, subscriptions: Int = 1,
+                    readOutput: Bool = true, env: [String: String] = [:],
+                    file: StaticString = #filePath, line: UInt = #line) throws -> CLIProcess {
+        let s = server ?? self.server
+        let before = try s.subscriptionCount()
+        let p = try CLIProcess(["watch"] + args + s.socketArguments, environment: env, readOutput: readOutput)
+        let deadline = Date().addingTimeInterval(10)
+        while try s.subscriptionCount() < before + subscriptions {
+            if Date() > deadline || !p.process.isRunning {
+                XCTFail("watch did not subscribe: \(p.stderrSoFar)", file: file, line: line)
+                break
+            }
+            usleep(10_000)
+        }
+        return p
+    }
+}
