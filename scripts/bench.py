@@ -5,7 +5,7 @@ figures go to BENCHMARKS.md. Usage: bench.py BINARY [section ...]"""
 import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 
 BIN = os.path.abspath(sys.argv[1])
-SECTIONS = sys.argv[2:] or ["publish"]
+SECTIONS = [a for a in sys.argv[2:] if a] or ["publish", "watch"]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
 
 
@@ -131,8 +131,101 @@ def bench_publish(tmp):
     return "publish", "\n".join(table)
 
 
+def wait_growth_end(path, proc, idle=2.0, limit=300.0):
+    """Polls a growing output file; returns the monotonic time it last grew
+    (when the watcher stopped receiving), once it is idle for `idle` s or
+    the process ended."""
+    last_size, last_change = -1, time.monotonic()
+    start = last_change
+    while time.monotonic() - start < limit:
+        size = os.path.getsize(path) if os.path.exists(path) else 0
+        now = time.monotonic()
+        if size != last_size:
+            last_size, last_change = size, now
+        elif now - last_change >= idle or proc.poll() is not None:
+            return last_change
+        time.sleep(0.02)
+    return last_change
+
+
+def bench_watch(tmp):
+    n = 1_000_000
+    payload = "__rand_int__" + "x" * 52  # 64 bytes once redis-benchmark fills in 12 digits
+    server = Server()
+    rows = []
+    try:
+        limit = server.cli("CONFIG", "GET", "client-output-buffer-limit").split("\n")[1].strip()
+        pubsub_limit = limit[limit.index("pubsub"):]
+        for name in ("roomwarden watch --format json", "redis-cli --json psubscribe"):
+            out_path = os.path.join(tmp, "watch.out")
+            err_path = os.path.join(tmp, "watch.err")
+            rss_dir = tempfile.mkdtemp(prefix="roomwarden-rss-")
+            if name.startswith("roomwarden"):
+                argv = [BIN, "watch", "room:*", "--format", "json", "-p", str(server.port)]
+            else:
+                argv = ["redis-cli", "-p", str(server.port), "--json", "psubscribe", "room:*"]
+            wrapped, report = measured(argv, rss_dir)
+            with open(out_path, "wb") as out, open(err_path, "wb") as err:
+                watcher = subprocess.Popen(wrapped, stdout=out, stderr=err)
+                for _ in range(200):
+                    if int(server.cli("PUBSUB", "NUMPAT") or 0) >= 1:
+                        break
+                    time.sleep(0.02)
+                start = time.monotonic()
+                subprocess.run(["redis-benchmark", "-p", str(server.port), "-P", "64", "-c", "4", "-n", str(n),
+                                "-r", "1000000", "-q", "PUBLISH", "room:bench", payload],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+                published = time.monotonic() - start
+                last = wait_growth_end(out_path, watcher)
+                # Stop the watcher itself; GNU time above it then reports.
+                subprocess.run(["pkill", "-INT", "-P", str(watcher.pid)])
+                try:
+                    watcher.wait(10)
+                except subprocess.TimeoutExpired:
+                    watcher.kill()
+                    watcher.wait()
+            wall = last - start
+            with open(out_path, "rb") as f:
+                data = f.read()
+            if name.startswith("roomwarden"):
+                received = data.count(b"\n")
+                bad = 0
+                for line in data.splitlines()[:: max(1, received // 2000)]:
+                    try:
+                        json.loads(line)
+                    except ValueError:
+                        bad += 1
+                if bad:
+                    raise SystemExit(f"roomwarden printed {bad} lines that are not JSON")
+            else:
+                received = data.count(b'["pmessage"')
+            notes = open(err_path, "rb").read().decode(errors="replace").strip().replace("\n", " / ")
+            rows.append((name, received, n - received, wall, received / wall if wall > 0 else 0,
+                         peak_rss_mb(report), published, notes))
+            shutil.rmtree(rss_dir, ignore_errors=True)
+            os.remove(out_path)
+    finally:
+        server.stop()
+    table = [
+        f"1,000,000 messages of 64 bytes published by `redis-benchmark -P 64 -c 4` as fast as the server takes "
+        f"them; the server's default limit `{pubsub_limit}`. Wall time runs from the burst's start to the "
+        "watcher's last output; messages/s is received / wall time.",
+        "",
+        "| watcher | received | lost | wall time | messages/s | peak RSS | burst took | stderr |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for name, received, lost, wall, rate, rss, published, notes in rows:
+        table.append(f"| {name} | {received:,} | {lost:,} | {wall:.2f} s | {rate:,.0f} | {rss:.1f} MB | "
+                     f"{published:.2f} s | {notes[:200] or '-'} |")
+    rw, rc = rows[0], rows[1]
+    ratio = rw[4] / rc[4] if rc[4] else float("inf")
+    table += ["", f"roomwarden / redis-cli rate: **{ratio:.2f}** (targets: roomwarden loses 0, rate at least 3x)"]
+    return "watch", "\n".join(table)
+
+
 SECTION_TITLES = {
     "publish": "Bulk publish: 200,000 lines, each MULTI/ZADD/PUBLISH/EXEC",
+    "watch": "Watching a burst: 1,000,000 messages, JSON output",
 }
 
 

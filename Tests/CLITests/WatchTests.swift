@@ -305,6 +305,40 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(printed + dropped, total, "printed plus reported lost is everything: \(r.stderr)")
     }
 
+    func testLocalTimesAndColourOnlyOnATerminal() throws {
+        let room = freshRoom()
+        var p = try startWatch(["\(room)*", "-n", "1", "--local"], env: ["TZ": "Asia/Kolkata"])
+        try server.publish(room, Array("x".utf8))
+        let r = p.wait()
+        XCTAssertNotNil(r.text.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30 "#, options: .regularExpression), r.text)
+        XCTAssertFalse(r.text.contains("\u{1B}"), "no colour into a pipe")
+
+        // On a terminal (script(1) gives one): colour, unless NO_COLOR.
+        for noColor in [false, true] {
+            let before = try server.subscriptionCount()
+            let env = noColor ? "env TERM=xterm NO_COLOR=1 " : "env -u NO_COLOR TERM=xterm "
+            let cmd = "\(env)\(CLIProcess.binary.path) watch '\(room)*' -n 1 -s \(server.socketPath)"
+            let shell = try CLIProcessShell(["/usr/bin/script", "-qec", cmd, "/dev/null"])
+            while try server.subscriptionCount() <= before { usleep(10_000) }
+            try server.publish(room, Array("hello".utf8))
+            XCTAssertEqual(shell.wait(), 0)
+            XCTAssertTrue(shell.output.contains("hello"), shell.output)
+            XCTAssertEqual(shell.output.contains("\u{1B}["), !noColor, shell.output)
+        }
+        _ = p
+        p = try startWatch(["\(room)*", "-n", "1"])
+        p.signal(SIGTERM)
+        XCTAssertEqual(p.wait().status, 143)
+    }
+
+    func testArchiveKeyTemplateWithArchive() throws {
+        let room = freshRoom()
+        let p = try startWatch(["\(room)*", "--archive", "--archive-key", "log:*", "-n", "1"])
+        try server.publish(room, Array("kept".utf8))
+        XCTAssertEqual(p.wait().status, 0)
+        XCTAssertEqual(try server.run("ZCARD", "log:\(room)"), .integer(1))
+    }
+
     func testUsageErrors() throws {
         for args in [["-n", "0"], ["--wait", "soon"], ["--buffer", "12"], ["-0"], ["--json", "--format", "raw"]] {
             let r = try rw(["watch"] + args)
