@@ -132,6 +132,24 @@ public final class Connection {
         return Reply(copying: raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// Reads the next reply without copying an array's elements: for an
+    /// array, calls `body` with each element's bytes in order (nil for
+    /// anything but a bulk string; the view lives only during the call)
+    /// and returns nil; any other reply is returned as it is.
+    public func readArray(_ body: (UnsafeRawBufferPointer?) -> Void) throws(RedisError) -> Reply? {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK { throw currentError() }
+        guard let raw else { throw RedisError.protocolError("no reply") }
+        defer { freeReplyObject(raw) }
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        guard reply.pointee.type == REDIS_REPLY_ARRAY else { return Reply(copying: reply) }
+        for i in 0..<reply.pointee.elements {
+            guard let e = reply.pointee.element[i], e.pointee.type == REDIS_REPLY_STRING else { body(nil); continue }
+            body(UnsafeRawBufferPointer(start: e.pointee.str, count: e.pointee.len))
+        }
+        return nil
+    }
+
     /// Reads `count` replies of a pipeline, in order.
     public func readReplies(_ count: Int) throws(RedisError) -> [Reply] {
         var out: [Reply] = []

@@ -5,14 +5,33 @@ public enum JSONText {
     /// Appends `bytes` (valid UTF-8) as a JSON string, quotes included.
     @inlinable
     public static func appendString<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
-        out.append(UInt8(ascii: "\""))
-        for b in bytes {
-            if b >= 0x20 && b != 0x22 && b != 0x5C {
-                out.append(b)
-            } else {
-                appendEscape(b, to: &out)
-            }
+        if bytes.withContiguousStorageIfAvailable({ appendString(raw: UnsafeRawBufferPointer($0), to: &out) }) == nil {
+            Array(bytes).withUnsafeBytes { appendString(raw: $0, to: &out) }
         }
+    }
+
+    /// Appends `bytes` (valid UTF-8) as a JSON string: runs of bytes that
+    /// need no escape are copied whole.
+    public static func appendString(raw bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var runStart = 0
+        var i = 0
+        let n = bytes.count
+        while i < n {
+            // Eight bytes at a time while none needs an escape.
+            while i + 8 <= n, !SWAR.needsJSONEscape(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
+            if i >= n { break }
+            let b = bytes[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                i += 1
+                continue
+            }
+            if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
+            appendEscape(b, to: &out)
+            i += 1
+            runStart = i
+        }
+        if runStart < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }
         out.append(UInt8(ascii: "\""))
     }
 
@@ -34,7 +53,9 @@ public enum JSONText {
 
     /// Appends any bytes as a JSON string: invalid UTF-8 becomes U+FFFD.
     public static func appendLossyString<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
-        if UTF8Check.isValid(bytes) {
+        if let raw = bytes as? UnsafeRawBufferPointer {
+            if UTF8Check.isValid(buffer: raw) { appendString(raw: raw, to: &out); return }
+        } else if UTF8Check.isValid(bytes) {
             appendString(bytes, to: &out)
         } else {
             appendString(Array(String(decoding: bytes, as: UTF8.self).utf8), to: &out)
@@ -121,6 +142,32 @@ public enum JSONText {
     }
 }
 
+/// Tests on eight bytes at once (SIMD within a register).
+@usableFromInline
+enum SWAR {
+    @usableFromInline static let ones: UInt64 = 0x0101_0101_0101_0101
+    @usableFromInline static let highs: UInt64 = 0x8080_8080_8080_8080
+
+    /// Some byte of `x` equals `byte`.
+    @inline(__always) @usableFromInline
+    static func hasByte(_ x: UInt64, _ byte: UInt8) -> Bool {
+        let y = x ^ (ones &* UInt64(byte))
+        return (y &- ones) & ~y & highs != 0
+    }
+
+    /// Some byte of `x` is below `n` (n <= 128).
+    @inline(__always) @usableFromInline
+    static func hasLess(_ x: UInt64, _ n: UInt8) -> Bool {
+        (x &- ones &* UInt64(n)) & ~x & highs != 0
+    }
+
+    /// Some byte needs escaping in a JSON string: a control, `"` or `\`.
+    @inline(__always) @usableFromInline
+    static func needsJSONEscape(_ x: UInt64) -> Bool {
+        hasLess(x, 0x20) || hasByte(x, 0x22) || hasByte(x, 0x5C)
+    }
+}
+
 /// UTF-8 validation on bytes, with an ASCII fast path.
 public enum UTF8Check {
     /// True if `bytes` is well-formed UTF-8 (no overlongs, no surrogates).
@@ -159,7 +206,7 @@ public enum UTF8Check {
         return 0
     }
 
-    static func isValid(buffer p: UnsafeRawBufferPointer) -> Bool {
+    public static func isValid(buffer p: UnsafeRawBufferPointer) -> Bool {
         var i = 0
         let n = p.count
         while i < n {

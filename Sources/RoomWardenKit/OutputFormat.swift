@@ -4,18 +4,18 @@ import Glibc
 
 /// One message as it is printed, by watch and history alike.
 public struct MessageView {
-    /// Unix milliseconds.
-    public var ts: Int64
+    /// Unix milliseconds; nil when not known (a list backlog's raw entry).
+    public var ts: Int64?
     public var channel: UnsafeRawBufferPointer
     /// The pattern it came through (watch), if any.
     public var pattern: UnsafeRawBufferPointer?
     /// The envelope's id and from (history), when known.
-    public var id: String?
-    public var from: String?
+    public var id: UnsafeRawBufferPointer?
+    public var from: UnsafeRawBufferPointer?
     public var payload: UnsafeRawBufferPointer
 
-    public init(ts: Int64, channel: UnsafeRawBufferPointer, pattern: UnsafeRawBufferPointer? = nil,
-                id: String? = nil, from: String? = nil, payload: UnsafeRawBufferPointer) {
+    public init(ts: Int64?, channel: UnsafeRawBufferPointer, pattern: UnsafeRawBufferPointer? = nil,
+                id: UnsafeRawBufferPointer? = nil, from: UnsafeRawBufferPointer? = nil, payload: UnsafeRawBufferPointer) {
         self.ts = ts
         self.channel = channel
         self.pattern = pattern
@@ -140,70 +140,96 @@ public struct MessageFormatter {
     }
 
     private mutating func appendJSON(_ m: MessageView, to out: inout [UInt8]) {
-        out.append(contentsOf: #"{"ts":"#.utf8)
-        JSONText.appendInteger(m.ts, to: &out)
-        out.append(contentsOf: #","time":""#.utf8)
-        appendTime(m.ts, local: false, to: &out)
-        out.append(contentsOf: #"","channel":"#.utf8)
+        if let ts = m.ts {
+            out.append(contentsOf: JSONKeys.ts)
+            JSONText.appendInteger(ts, to: &out)
+            out.append(contentsOf: JSONKeys.time)
+            appendTime(ts, local: false, to: &out)
+            out.append(contentsOf: JSONKeys.channelAfterTime)
+        } else {
+            out.append(contentsOf: JSONKeys.noTime)
+        }
         JSONText.appendLossyString(m.channel, to: &out)
         if let p = m.pattern {
-            out.append(contentsOf: #","pattern":"#.utf8)
+            out.append(contentsOf: JSONKeys.pattern)
             JSONText.appendLossyString(p, to: &out)
         }
         if let id = m.id {
-            out.append(contentsOf: #","id":"#.utf8)
-            JSONText.appendString(id.utf8, to: &out)
+            out.append(contentsOf: JSONKeys.id)
+            JSONText.appendLossyString(id, to: &out)
         }
         if let from = m.from {
-            out.append(contentsOf: #","from":"#.utf8)
-            JSONText.appendString(from.utf8, to: &out)
+            out.append(contentsOf: JSONKeys.from)
+            JSONText.appendLossyString(from, to: &out)
         }
-        out.append(contentsOf: #","message":"#.utf8)
-        if UTF8Check.isValid(m.payload) {
-            JSONText.appendString(m.payload, to: &out)
-            out.append(contentsOf: "}\n".utf8)
+        out.append(contentsOf: JSONKeys.message)
+        if UTF8Check.isValid(buffer: m.payload) {
+            JSONText.appendString(raw: m.payload, to: &out)
+            out.append(contentsOf: JSONKeys.close)
         } else {
             JSONText.appendString(Array(String(decoding: m.payload, as: UTF8.self).utf8), to: &out)
-            out.append(contentsOf: #","message_base64":""#.utf8)
+            out.append(contentsOf: JSONKeys.base64)
             JSONText.appendBase64(Array(m.payload), to: &out)
-            out.append(contentsOf: "\"}\n".utf8)
+            out.append(contentsOf: JSONKeys.closeBase64)
         }
     }
 
     private mutating func appendField(_ f: OutputFormat.Field, of m: MessageView, to out: inout [UInt8]) {
         switch f {
-        case .ts: JSONText.appendInteger(m.ts, to: &out)
+        case .ts: if let ts = m.ts { JSONText.appendInteger(ts, to: &out) } else { out.append(UInt8(ascii: "-")) }
         case .time: appendTime(m.ts, local: localTime, to: &out)
         case .channel: TextEscaper.append(m.channel, to: &out)
         case .pattern: if let p = m.pattern { TextEscaper.append(p, to: &out) }
-        case .id: if let id = m.id { TextEscaper.append(Array(id.utf8), to: &out) }
-        case .from: if let from = m.from { TextEscaper.append(Array(from.utf8), to: &out) }
+        case .id: if let id = m.id { TextEscaper.append(id, to: &out) }
+        case .from: if let from = m.from { TextEscaper.append(from, to: &out) }
         case .message: TextEscaper.append(m.payload, to: &out)
-        case .messageBase64: if !UTF8Check.isValid(m.payload) { JSONText.appendBase64(Array(m.payload), to: &out) }
+        case .messageBase64: if !UTF8Check.isValid(buffer: m.payload) { JSONText.appendBase64(Array(m.payload), to: &out) }
         }
     }
 
-    private mutating func appendTime(_ ts: Int64, local: Bool, to out: inout [UInt8]) {
+    private mutating func appendTime(_ ts: Int64?, local: Bool, to out: inout [UInt8]) {
+        guard let ts else { out.append(UInt8(ascii: "-")); return }
         if local { localClock.append(ts, to: &out) } else { utcClock.append(ts, to: &out) }
     }
+}
+
+/// The JSON output's fixed pieces, made once.
+enum JSONKeys {
+    static let ts = Array(#"{"ts":"#.utf8)
+    static let time = Array(#","time":""#.utf8)
+    static let channelAfterTime = Array(#"","channel":"#.utf8)
+    static let noTime = Array(#"{"ts":null,"time":null,"channel":"#.utf8)
+    static let pattern = Array(#","pattern":"#.utf8)
+    static let id = Array(#","id":"#.utf8)
+    static let from = Array(#","from":"#.utf8)
+    static let message = Array(#","message":"#.utf8)
+    static let base64 = Array(#","message_base64":""#.utf8)
+    static let close = Array("}\n".utf8)
+    static let closeBase64 = Array("\"}\n".utf8)
 }
 
 /// RFC 3339 with milliseconds, the part up to the seconds cached per second.
 struct TimeStamper {
     let local: Bool
     private var second = Int64.min
-    private var head: [UInt8] = []  // "2026-11-21T22:27:25."
-    private var tail: [UInt8] = []  // "Z" or "+01:00"
+    /// "2026-11-21T22:27:25." then "Z" or "+01:00", kept inline (no
+    /// reference counting on the hot path).
+    private var head: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    private var headCount = 0
+    private var tail: (UInt64) = 0
+    private var tailCount = 0
 
     init(local: Bool) { self.local = local }
 
     mutating func append(_ ms: Int64, to out: inout [UInt8]) {
         let sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         if sec != second { render(sec) }
-        out.append(contentsOf: head)
+        let count = headCount
+        withUnsafeBytes(of: &head) { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         let frac = Int(ms - sec * 1000)
         out.append(UInt8(0x30 + frac / 100)); out.append(UInt8(0x30 + frac / 10 % 10)); out.append(UInt8(0x30 + frac % 10))
-        out.append(contentsOf: tail)
+        let tc = tailCount
+        withUnsafeBytes(of: &tail) { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<tc])) }
     }
 
     private mutating func render(_ sec: Int64) {
@@ -217,15 +243,18 @@ struct TimeStamper {
         }
         let (y, mo, d) = civil(days: (sec + Int64(offset)).floorDiv(86400))
         let daySec = Int((sec + Int64(offset)) - (sec + Int64(offset)).floorDiv(86400) * 86400)
-        head = Array(fourDigits(y).utf8) + [0x2D] + two(mo) + [0x2D] + two(d) + [0x54]
+        let headBytes = Array(fourDigits(y).utf8) + [0x2D] + two(mo) + [0x2D] + two(d) + [0x54]
             + two(daySec / 3600) + [0x3A] + two(daySec / 60 % 60) + [0x3A] + two(daySec % 60) + [0x2E]
-        if !local {
-            tail = [0x5A]
-        } else {
+        var tailBytes: [UInt8] = [0x5A]
+        if local {
             let sign: UInt8 = offset < 0 ? 0x2D : 0x2B
             let a = abs(offset)
-            tail = [sign] + two(a / 3600) + [0x3A] + two(a / 60 % 60)
+            tailBytes = [sign] + two(a / 3600) + [0x3A] + two(a / 60 % 60)
         }
+        headCount = min(headBytes.count, 24)
+        withUnsafeMutableBytes(of: &head) { raw in for i in 0..<headCount { raw[i] = headBytes[i] } }
+        tailCount = tailBytes.count
+        withUnsafeMutableBytes(of: &tail) { raw in for i in 0..<tailCount { raw[i] = tailBytes[i] } }
     }
 
     private func two(_ v: Int) -> [UInt8] { [UInt8(0x30 + v / 10 % 10), UInt8(0x30 + v % 10)] }
@@ -264,13 +293,15 @@ public enum TextEscaper {
         var i = 0
         let n = bytes.count
         while i < n {
-            // Printable ASCII, eight at a time where possible.
-            let b = bytes[i]
-            if b >= 0x20 && b < 0x7F && b != 0x5C {
-                out.append(b)
-                i += 1
-                continue
+            // A run of printable ASCII is copied whole.
+            var j = i
+            while j < n, bytes[j] >= 0x20, bytes[j] < 0x7F, bytes[j] != 0x5C { j += 1 }
+            if j > i {
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<j]))
+                i = j
+                if i >= n { break }
             }
+            let b = bytes[i]
             if b < 0x80 {
                 switch b {
                 case 0x5C: out.append(0x5C); out.append(0x5C)

@@ -26,6 +26,7 @@ final class WatchQueue: @unchecked Sendable {
     private var items: [Item] = []
     private var held = 0
     private var end: End?
+    private var subscribed = false
     let capacity: Int
 
     init(capacity: Int) { self.capacity = capacity }
@@ -81,6 +82,31 @@ final class WatchQueue: @unchecked Sendable {
         let taken = items
         items.removeAll(keepingCapacity: true)
         return (taken, end)
+    }
+
+    /// The server confirmed every subscription.
+    func markSubscribed() {
+        condition.lock()
+        if !subscribed {
+            subscribed = true
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// Waits for `markSubscribed`; returns the end instead if one came first.
+    func waitUntilSubscribed() -> End? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !subscribed && end == nil { condition.wait() }
+        return subscribed ? nil : end
+    }
+
+    /// The end, if one came.
+    var ended: End? {
+        condition.lock()
+        defer { condition.unlock() }
+        return end
     }
 
     /// Frees the bytes of items processed.

@@ -67,24 +67,64 @@ public final class Watcher {
         archive = options.archive.map { ArchiveWriter(settings: settings, template: $0) }
     }
 
+    private var queue: WatchQueue?
+    private var signalSources: [DispatchSourceSignal] = []
+    /// Decides, for a live message, whether to print it (history --follow
+    /// drops the ones it already printed from the archive).
+    public var admit: ((_ channel: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Bool)?
+
     /// Watches until a stop condition. Returns for exit 0; throws the
     /// failure (its exit code) otherwise.
     public func run() throws(RoomWardenError) {
+        start()
+        try consume()
+    }
+
+    /// Takes over SIGINT/SIGTERM and starts the thread that subscribes and
+    /// drains the socket.
+    public func start() {
         let queue = WatchQueue(capacity: options.bufferBytes)
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
+        self.queue = queue
+        signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { queue.finish(.signal(sig)) }
             source.resume()
             return source
         }
-        defer { signals.forEach { $0.cancel() } }
         StdoutWatch.start(queue: queue)
         let settings = self.settings, options = self.options
         let reader = Thread { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
         reader.stackSize = 1 << 20
         reader.start()
+    }
 
+    /// Waits until the server confirmed every subscription; throws if the
+    /// watch ended first (unreachable, refused, interrupted).
+    public func waitUntilSubscribed() throws(RoomWardenError) {
+        guard let queue else { return }
+        if let end = queue.waitUntilSubscribed() { throw Watcher.error(for: end) ?? .stdoutClosed }
+    }
+
+    /// The exit for an interrupt, if one came (history --follow checks it
+    /// between pages of the archive).
+    public var interruption: RoomWardenError? {
+        guard let end = queue?.ended else { return nil }
+        return Watcher.error(for: end) ?? .stdoutClosed
+    }
+
+    private static func error(for end: WatchQueue.End) -> RoomWardenError? {
+        switch end {
+        case .signal(let sig): return RoomWardenError(exitCode: 128 + sig, "")
+        case .stdoutClosed: return nil
+        case .failed(let error): return error
+        }
+    }
+
+    /// Prints what the reader thread queues, until a stop condition.
+    public func consume() throws(RoomWardenError) {
+        guard let queue else { return }
+        defer { signalSources.forEach { $0.cancel() } }
         let started = Monotonic.milliseconds()
         var lastMessage = started
         while true {
@@ -116,11 +156,8 @@ public final class Watcher {
             }
             if let end {
                 try sink.flush()
-                switch end {
-                case .signal(let sig): throw RoomWardenError(exitCode: 128 + sig, "")
-                case .stdoutClosed: return
-                case .failed(let error): throw error
-                }
+                if let error = Watcher.error(for: end) { throw error }
+                return
             }
             if queue.isEmpty { try sink.flush() }
             let now = Monotonic.milliseconds()
@@ -154,6 +191,7 @@ public final class Watcher {
                 }
                 if info.ignored { return true }
             }
+            if let admit, !admit(channel, payload) { return true }
             if let grep {
                 let text = String(decoding: payload, as: UTF8.self)
                 if grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil { return true }
@@ -224,13 +262,19 @@ private final class SubscriptionReader {
         var lastHeard = Monotonic.milliseconds()
         var pingSent: Int64? = nil
         let heartbeat = max(options.heartbeatMilliseconds, 100)
+        var confirmed = 0
+        let expected = options.patterns.count + options.channels.count
         while true {
             do {
                 var refused: String?
                 let waitFor = Int32(clamping: min(heartbeat, 1000))
                 let got = try connection.receive(timeoutMilliseconds: waitFor, buffer: buffer, decoder: &decoder, into: &batch) { reply in
                     if let line = reply.errorMessage, refused == nil { refused = line }
+                    if let kind = reply.elements?.first?.bytes, kind == Array("psubscribe".utf8) || kind == Array("subscribe".utf8) {
+                        confirmed += 1
+                    }
                 }
+                if confirmed >= expected { queue.markSubscribed() }
                 let now = Monotonic.milliseconds()
                 if case .bytes = got {
                     lastHeard = now

@@ -13,7 +13,12 @@ final class FormatTests: XCTestCase {
             payload.withUnsafeBytes { p in
                 let pat = pattern.map { Array($0.utf8) } ?? []
                 pat.withUnsafeBytes { pp in
-                    f.append(MessageView(ts: ts, channel: c, pattern: pattern == nil ? nil : pp, id: id, from: from, payload: p), to: &out)
+                    Array((id ?? "").utf8).withUnsafeBytes { ib in
+                        Array((from ?? "").utf8).withUnsafeBytes { fb in
+                            f.append(MessageView(ts: ts, channel: c, pattern: pattern == nil ? nil : pp, id: id == nil ? nil : ib,
+                                                 from: from == nil ? nil : fb, payload: p), to: &out)
+                        }
+                    }
                 }
             }
         }
