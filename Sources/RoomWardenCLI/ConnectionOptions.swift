@@ -125,6 +125,11 @@ protocol RedisCommand: ParsableCommand {
 
 extension RedisCommand {
     func run() throws {
+        // Interrupted: exit 130/143 as the contract says, not death by
+        // signal. watch and history --follow take the signals over to flush
+        // first.
+        signal(SIGINT) { _exit(128 + $0) }
+        signal(SIGTERM) { _exit(128 + $0) }
         do {
             try run(settings: try connection.settings())
         } catch {

@@ -1,0 +1,165 @@
+/// Prints a stats report: an aligned table that fits the terminal, or one
+/// JSON object.
+public enum StatsRenderer {
+    /// The report as one JSON object (and a newline). Unknown figures are null.
+    public static func json(_ report: StatsReport, rooms: [RoomStats]) -> [UInt8] {
+        var o: [UInt8] = []
+        func key(_ k: String) { JSONText.appendString(k.utf8, to: &o); o.append(UInt8(ascii: ":")) }
+        func int(_ v: Int?) { if let v { JSONText.appendInteger(Int64(v), to: &o) } else { o.append(contentsOf: "null".utf8) } }
+        func time(_ ms: Int64?) {
+            guard let ms else { o.append(contentsOf: "null".utf8); return }
+            o.append(UInt8(ascii: "\""))
+            var stamper = TimeStamper(local: false)
+            stamper.append(ms, to: &o)
+            o.append(UInt8(ascii: "\""))
+        }
+        o.append(UInt8(ascii: "{"))
+        key("ts"); JSONText.appendInteger(report.ts, to: &o); o.append(0x2C)
+        key("time"); time(report.ts); o.append(0x2C)
+        key("pattern"); JSONText.appendString(report.pattern.utf8, to: &o); o.append(0x2C)
+        key("windows"); o.append(UInt8(ascii: "["))
+        for (i, w) in report.windowLabels.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            JSONText.appendString(w.utf8, to: &o)
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
+        key("server"); o.append(UInt8(ascii: "{"))
+        key("version")
+        if let v = report.server.version { JSONText.appendString(v.utf8, to: &o) } else { o.append(contentsOf: "null".utf8) }
+        o.append(0x2C)
+        key("pattern_subscriptions"); int(report.server.patternSubscriptions); o.append(0x2C)
+        key("pubsub_clients"); int(report.server.pubsubClients); o.append(0x2C)
+        key("pubsub_buffer_limit")
+        if let l = report.server.pubsubLimit {
+            o.append(UInt8(ascii: "{"))
+            key("hard_bytes"); int(l[0]); o.append(0x2C)
+            key("soft_bytes"); int(l[1]); o.append(0x2C)
+            key("soft_seconds"); int(l[2])
+            o.append(UInt8(ascii: "}"))
+        } else {
+            o.append(contentsOf: "null".utf8)
+        }
+        o.append(UInt8(ascii: "}")); o.append(0x2C)
+        if let s = report.sampleSeconds {
+            key("sample_seconds"); o.append(contentsOf: String(s).utf8); o.append(0x2C)
+        }
+        key("rooms"); o.append(UInt8(ascii: "["))
+        for (n, r) in rooms.enumerated() {
+            if n > 0 { o.append(0x2C) }
+            o.append(UInt8(ascii: "{"))
+            key("channel"); JSONText.appendLossyString(r.channel, to: &o); o.append(0x2C)
+            key("subscribers"); int(r.subscribers); o.append(0x2C)
+            key("archived"); int(r.archived); o.append(0x2C)
+            key("messages"); o.append(UInt8(ascii: "{"))
+            for (i, w) in report.windowLabels.enumerated() {
+                if i > 0 { o.append(0x2C) }
+                key(w); int(r.windowCounts[i])
+            }
+            o.append(UInt8(ascii: "}")); o.append(0x2C)
+            key("last_ts"); if let t = r.lastTs { JSONText.appendInteger(t, to: &o) } else { o.append(contentsOf: "null".utf8) }
+            o.append(0x2C)
+            key("last_time"); time(r.lastTs)
+            if let s = r.sampled, let secs = report.sampleSeconds {
+                o.append(0x2C)
+                key("sampled"); int(s); o.append(0x2C)
+                key("per_second"); o.append(contentsOf: rate(s, secs).utf8)
+            }
+            if let note = r.note {
+                o.append(0x2C)
+                key("note"); JSONText.appendString(note.utf8, to: &o)
+            }
+            o.append(UInt8(ascii: "}"))
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
+        key("collected"); o.append(UInt8(ascii: "{"))
+        key("commands"); int(report.commands); o.append(0x2C)
+        key("round_trips"); int(report.roundTrips); o.append(0x2C)
+        key("took_ms"); JSONText.appendInteger(report.tookMilliseconds, to: &o)
+        o.append(contentsOf: "}}\n".utf8)
+        return o
+    }
+
+    /// The report as a table no wider than `width` (when given): long room
+    /// names are shortened in the middle.
+    public static func text(_ report: StatsReport, rooms: [RoomStats], width: Int?) -> String {
+        var header = ["ROOM", "SUBS", "ARCHIVED"] + report.windowLabels.map { $0.uppercased() } + ["LAST"]
+        if report.sampleSeconds != nil { header.append("LIVE/S") }
+        var rows: [[String]] = rooms.map { r in
+            var row = [safe(r.name), r.subscribers.map(String.init) ?? "?",
+                       r.archived.map(String.init) ?? (r.note == nil ? "-" : "?")]
+            row += r.windowCounts.map { c in c.map(String.init) ?? (r.archived == nil ? "-" : "?") }
+            row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
+            if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
+            if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
+            return row
+        }
+        rows.insert(header, at: 0)
+        var widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
+        if let width {
+            let others = widths.dropFirst().reduce(0, +) + 2 * (widths.count - 1)
+            let room = max(12, width - others)
+            if widths[0] > room {
+                widths[0] = room
+                for i in rows.indices { rows[i][0] = shorten(rows[i][0], to: room) }
+            }
+        }
+        var lines = rows.map { row in
+            row.enumerated().map { c, cell in
+                c == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: max(0, widths[c] - cell.count)) + cell
+            }.joined(separator: "  ")
+        }
+        if rooms.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
+        let s = report.server
+        let limit = s.pubsubLimit.map { "\(bytes($0[0])) hard, \(bytes($0[1])) for \($0[2])s" } ?? "unknown"
+        lines.append("")
+        let facts = ["redis \(s.version.map(safe) ?? "unknown")",
+                     "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
+                     "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")",
+                     "pub/sub output buffer limit \(limit)"]
+        var line = "server:"
+        for fact in facts {
+            if let width, line.count + 2 + fact.count > width, line != "server:" {
+                lines.append(line + ",")
+                line = "  " + fact
+            } else {
+                line += (line == "server:" ? " " : ", ") + fact
+            }
+        }
+        lines.append(line)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func safe(_ s: String) -> String {
+        var out: [UInt8] = []
+        TextEscaper.append(Array(s.utf8), to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func shorten(_ s: String, to n: Int) -> String {
+        guard s.count > n else { return s }
+        let keep = n - 1
+        return String(s.prefix(keep - keep / 2)) + "…" + String(s.suffix(keep / 2))
+    }
+
+    static func ago(_ ms: Int64) -> String {
+        let s = max(0, ms / 1000)
+        if s < 60 { return "\(s)s ago" }
+        if s < 3600 { return "\(s / 60)m ago" }
+        if s < 86400 { return "\(s / 3600)h ago" }
+        return "\(s / 86400)d ago"
+    }
+
+    static func rate(_ count: Int, _ seconds: Double) -> String {
+        let r = seconds > 0 ? Double(count) / seconds : 0
+        let scaled = (r * 100).rounded() / 100
+        return scaled == scaled.rounded() ? String(Int(scaled)) : String(scaled)
+    }
+
+    static func bytes(_ n: Int) -> String {
+        if n == 0 { return "0 (none)" }
+        if n % (1 << 20) == 0 { return "\(n >> 20)mb" }
+        if n % (1 << 10) == 0 { return "\(n >> 10)kb" }
+        return "\(n)b"
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import Hiredis
+import RedisFixture
+import RoomWardenKit
+import XCTest
+
+/// `roomwarden stats`, every figure against ground truth the test built.
+final class StatsTests: XCTestCase {
+    static var own: RedisServer!
+
+    override class func setUp() {
+        do { own = try RedisServer() } catch { fatalError("\(error)") }
+    }
+
+    override class func tearDown() { own = nil }
+
+    override func setUp() {
+        _ = try? Self.own.flush()
+    }
+
+    private func stats(_ args: [String], env: [String: String] = [:], socket: Bool = true) throws -> CLIResult {
+        try roomwarden(["stats"] + args + (socket ? Self.own.socketArguments : []), environment: env)
+    }
+
+    private func report(_ args: [String] = []) throws -> [String: Any] {
+        let r = try stats(["--json"] + args)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 1, "one JSON object")
+        return try jsonObject(r.lines.first ?? "")
+    }
+
+    private func rooms(_ obj: [String: Any]) -> [[String: Any]] { obj["rooms"] as? [[String: Any]] ?? [] }
+
+    private func room(_ obj: [String: Any], _ name: String) -> [String: Any]? {
+        rooms(obj).first { $0["channel"] as? String == name }
+    }
+
+    /// Archive entries (envelopes) at the given ages, in ms.
+    private func archive(_ channel: String, agesMs: [Int64]) throws {
+        let c = try Self.own.connect()
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for (i, age) in agesMs.enumerated() {
+            let e = Envelope(id: "\(i)", ts: now - age, channel: Array(channel.utf8), payload: Array("m\(i)".utf8))
+            _ = try c.command([Array("ZADD".utf8), Array("\(channel):archive".utf8), Array(String(now - age).utf8), e.json])
+        }
+    }
+
+    func testFiguresMatchGroundTruth() throws {
+        // room:busy: 3 subscribers, 4 entries (30s, 30m, 2h, 2d old).
+        try archive("room:busy", agesMs: [30_000, 1_800_000, 7_200_000, 172_800_000])
+        // room:quiet: an archive, no subscribers.
+        try archive("room:quiet", agesMs: [3_600_000 * 30])
+        // room:chat: subscribers, no archive. other:x: outside the pattern.
+        let subs = try (0..<3).map { _ in try Subscriber(Self.own, channels: ["room:busy"]) }
+        let chat = try (0..<2).map { _ in try Subscriber(Self.own, channels: ["room:chat", "other:x"]) }
+        let patterns = try Subscriber(Self.own, channels: ["room:*", "news:*"], patterns: true)
+        let obj = try report()
+        XCTAssertEqual(rooms(obj).map { $0["channel"] as? String }.sorted { ($0 ?? "") < ($1 ?? "") }, ["room:busy", "room:chat", "room:quiet"])
+        let busy = try XCTUnwrap(room(obj, "room:busy"))
+        XCTAssertEqual(busy["subscribers"] as? Int, 3)
+        XCTAssertEqual(busy["archived"] as? Int, 4)
+        XCTAssertEqual(busy["messages"] as? [String: Int], ["1m": 1, "1h": 2, "24h": 3])
+        let lastTs = (busy["last_ts"] as? NSNumber)?.int64Value ?? 0
+        XCTAssertLessThan(abs(Int64(Date().timeIntervalSince1970 * 1000) - 30_000 - lastTs), 5_000)
+        let quiet = try XCTUnwrap(room(obj, "room:quiet"))
+        XCTAssertEqual(quiet["subscribers"] as? Int, 0)
+        XCTAssertEqual(quiet["archived"] as? Int, 1)
+        XCTAssertEqual(quiet["messages"] as? [String: Int], ["1m": 0, "1h": 0, "24h": 0])
+        let chatRoom = try XCTUnwrap(room(obj, "room:chat"))
+        XCTAssertEqual(chatRoom["subscribers"] as? Int, 2)
+        XCTAssertTrue(chatRoom["archived"] is NSNull)
+        let server = try XCTUnwrap(obj["server"] as? [String: Any])
+        XCTAssertEqual(server["pattern_subscriptions"] as? Int, 2)
+        XCTAssertEqual(server["pubsub_clients"] as? Int, 6)
+        XCTAssertEqual((server["version"] as? String)?.isEmpty, false)
+        let limit = try XCTUnwrap(server["pubsub_buffer_limit"] as? [String: Int])
+        XCTAssertEqual(limit, ["hard_bytes": 33_554_432, "soft_bytes": 8_388_608, "soft_seconds": 60])
+        XCTAssertEqual(obj["windows"] as? [String], ["1m", "1h", "24h"])
+        let collected = try XCTUnwrap(obj["collected"] as? [String: Int])
+        XCTAssertEqual(collected["round_trips"], 2)
+        _ = (subs, chat, patterns)
+    }
+
+    func testCustomWindowsAndSecondsScoredArchivesAndLists() throws {
+        let now = Int(Date().timeIntervalSince1970)
+        try Self.own.run("ZADD", "room:seed:archive", String(now - 10), "raw a", String(now - 100), "raw b", String(now - 1000), "raw c")
+        try Self.own.run("LPUSH", "room:backlog:archive", "x", "y")
+        let obj = try report(["--window", "30s,5m"])
+        let seed = try XCTUnwrap(room(obj, "room:seed"))
+        XCTAssertEqual(seed["messages"] as? [String: Int], ["30s": 1, "5m": 2])
+        XCTAssertEqual(seed["archived"] as? Int, 3)
+        XCTAssertEqual((seed["last_ts"] as? NSNumber)?.int64Value, Int64(now - 10) * 1000)
+        let backlog = try XCTUnwrap(room(obj, "room:backlog"))
+        XCTAssertEqual(backlog["archived"] as? Int, 2)
+        XCTAssertEqual(backlog["note"] as? String, "list")
+        XCTAssertTrue(backlog["last_ts"] is NSNull)
+        XCTAssertEqual(try stats(["--window", "1m,soon"]).status, 64)
+    }
+
+    func testTopAndSort() throws {
+        try archive("room:a", agesMs: [1000, 1000, 1000])           // 3 in the last minute
+        try archive("room:b", agesMs: [1000, 7_200_000, 7_200_000, 7_200_000, 7_200_000])  // 1 recent, 5 in all
+        try archive("room:c", agesMs: [500])                        // newest
+        let subs = try (0..<2).map { _ in try Subscriber(Self.own, channels: ["room:b"]) }
+        let one = try Subscriber(Self.own, channels: ["room:c"])
+        func order(_ args: [String]) throws -> [String] {
+            rooms(try report(args)).compactMap { $0["channel"] as? String }
+        }
+        XCTAssertEqual(try order([]), ["room:a", "room:b", "room:c"], "most messages in the first window")
+        XCTAssertEqual(try order(["--sort", "subscribers"]), ["room:b", "room:c", "room:a"])
+        XCTAssertEqual(try order(["--sort", "name"]), ["room:a", "room:b", "room:c"])
+        XCTAssertEqual(try order(["--sort", "last"]), ["room:c", "room:a", "room:b"])
+        XCTAssertEqual(try order(["--sort", "subscribers", "--top", "2"]), ["room:b", "room:c"])
+        XCTAssertEqual(try order(["room:[ab]"]), ["room:a", "room:b"], "PATTERN narrows the rooms")
+        XCTAssertEqual(try stats(["--sort", "size"]).status, 64)
+        XCTAssertEqual(try stats(["--top", "0"]).status, 64)
+        _ = (subs, one)
+    }
+
+    func testSampleCountsLiveMessages() throws {
+        let p = try CLIProcess(["stats", "--json", "--sample", "2s"] + Self.own.socketArguments)
+        p.closeInput()
+        // Wait for the sampler's subscription, then publish.
+        let deadline = Date().addingTimeInterval(5)
+        while (try Self.own.run("PUBSUB", "NUMPAT").integer ?? 0) < 1 && Date() < deadline { usleep(10_000) }
+        for _ in 0..<6 { try Self.own.run("PUBLISH", "room:nosy", "hi") }
+        for _ in 0..<2 { try Self.own.run("PUBLISH", "room:other", "hi") }
+        try Self.own.run("PUBLISH", "elsewhere", "not counted")
+        let r = p.wait()
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try jsonObject(r.lines.first ?? "")
+        XCTAssertEqual(obj["sample_seconds"] as? Double, 2)
+        XCTAssertEqual(room(obj, "room:nosy")?["sampled"] as? Int, 6)
+        XCTAssertEqual(room(obj, "room:nosy")?["per_second"] as? Double, 3)
+        XCTAssertEqual(room(obj, "room:other")?["sampled"] as? Int, 2)
+        XCTAssertEqual(rooms(obj).first?["channel"] as? String, "room:nosy", "most live first")
+        XCTAssertNil(room(obj, "elsewhere"))
+        XCTAssertEqual(obj["server"].flatMap { ($0 as? [String: Any])?["pattern_subscriptions"] as? Int }, 0,
+                       "the sampler's own subscription is gone before the figures are read")
+    }
+
+    func testRestrictedUserStillGetsAReport() throws {
+        try archive("room:a", agesMs: [1000])
+        try Self.own.run("ACL", "SETUSER", "viewer", "on", ">viewpass", "~*", "&*", "+@all", "-config", "-client", "-info")
+        let r = try stats(["--json", "--user", "viewer", "-a", "viewpass"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try jsonObject(r.lines.first ?? "")
+        XCTAssertEqual(room(obj, "room:a")?["archived"] as? Int, 1)
+        let server = try XCTUnwrap(obj["server"] as? [String: Any])
+        XCTAssertTrue(server["pubsub_buffer_limit"] is NSNull)
+        XCTAssertTrue(server["pubsub_clients"] is NSNull)
+        XCTAssertTrue(server["version"] is NSNull)
+        XCTAssertEqual(server["pattern_subscriptions"] as? Int, 0)
+        let text = try stats(["--user", "viewer", "-a", "viewpass"])
+        XCTAssertEqual(text.status, 0)
+        XCTAssertTrue(text.text.contains("pub/sub clients unknown"), text.text)
+        // A user who may not even SCAN gets a clear NOPERM error.
+        try Self.own.run("ACL", "SETUSER", "blind", "on", ">blindpass", "~*", "+@all", "-scan")
+        let blind = try stats(["--user", "blind", "-a", "blindpass"])
+        XCTAssertEqual(blind.status, 77, blind.stderr)
+        XCTAssertTrue(blind.stderr.contains("NOPERM"), blind.stderr)
+    }
+
+    func testTextTableFitsTheTerminal() throws {
+        try archive("room:" + String(repeating: "very-long-room-name-", count: 5), agesMs: [1000])
+        try archive("room:short", agesMs: [1000, 2000])
+        var r = try stats([])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let lines = r.lines
+        XCTAssertTrue(lines[0].hasPrefix("ROOM"), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix("LAST"))
+        let header = lines[0]
+        for row in lines[1...2] {
+            XCTAssertEqual(row.count, header.count, "aligned:\n\(r.text)")
+        }
+        XCTAssertTrue(r.text.contains("very-long-room-name-very-long-room-name-very-long-room-name-very-long-room-name-very-long-room-name-"),
+                      "no terminal: nothing is cut")
+        // On a 60-column terminal every line fits.
+        let cmd = "stty cols 60; \(CLIProcess.binary.path) stats -s \(Self.own.socketPath)"
+        let shell = try CLIProcessShell(["/usr/bin/script", "-qec", cmd, "/dev/null"])
+        XCTAssertEqual(shell.wait(), 0)
+        let screen = Array(shell.output.utf8).split(separator: 0x0A)
+            .map { String(decoding: $0.filter { $0 != 0x0D }, as: UTF8.self) }.filter { !$0.isEmpty }
+        XCTAssertGreaterThan(screen.count, 3)
+        for line in screen { XCTAssertLessThanOrEqual(line.count, 60, "'\(line)'") }
+        XCTAssertTrue(shell.output.contains("…"), shell.output)
+        r = try stats(["--format", "json", "--json"])
+        XCTAssertEqual(r.status, 0)
+        XCTAssertEqual(try stats(["--json", "--format", "text"]).status, 64)
+    }
+
+    func testWatchRefreshes() throws {
+        try archive("room:a", agesMs: [1000])
+        let p = try CLIProcess(["stats", "--json", "--watch", "300ms"] + Self.own.socketArguments)
+        p.closeInput()
+        XCTAssertTrue(p.waitForLines(3, timeout: 10))
+        p.signal(SIGINT)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130)
+        XCTAssertGreaterThanOrEqual(r.lines.count, 3)
+        for line in r.lines { XCTAssertNotNil(room(try jsonObject(line), "room:a")) }
+        // Not a terminal, text: one report after another, blank line between.
+        let t = try CLIProcess(["stats", "--watch", "200ms"] + Self.own.socketArguments)
+        t.closeInput()
+        usleep(700_000)
+        t.signal(SIGTERM)
+        let tr = t.wait()
+        XCTAssertEqual(tr.status, 143)
+        XCTAssertGreaterThanOrEqual(tr.text.components(separatedBy: "ROOM").count - 1, 2)
+        XCTAssertFalse(tr.text.contains("\u{1B}"), "no screen control into a pipe")
+        XCTAssertEqual(try stats(["--watch", "never"]).status, 64)
+        XCTAssertEqual(try stats(["--sample", "0s"]).status, 64)
+    }
+}
