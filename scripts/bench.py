@@ -5,7 +5,7 @@ figures go to BENCHMARKS.md. Usage: bench.py BINARY [section ...]"""
 import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 
 BIN = os.path.abspath(sys.argv[1])
-SECTIONS = [a for a in sys.argv[2:] if a] or ["publish", "watch", "history"]
+SECTIONS = [a for a in sys.argv[2:] if a] or ["publish", "watch", "history", "stats"]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
 
 
@@ -304,10 +304,85 @@ def bench_history(tmp):
     return "history", "\n".join(table)
 
 
+def commandstats(server):
+    calls = {}
+    for line in server.cli("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_"):
+            name, rest = line[len("cmdstat_"):].split(":", 1)
+            calls[name] = int(rest.split("calls=")[1].split(",")[0])
+    return calls
+
+
+def bench_stats(tmp):
+    rooms = 1000
+    server = Server()
+    subscribers = []
+    try:
+        # 1,000 rooms: each with an archive of 20 entries, every fifth with a subscriber.
+        proto = bytearray()
+        now = int(time.time() * 1000)
+        for r in range(rooms):
+            for i in range(20):
+                ts = now - i * 600_000
+                env = json.dumps({"id": f"{r}-{i}", "ts": ts, "channel": f"room:r{r:04d}", "message": "hello"},
+                                 separators=(",", ":"))
+                proto += resp("ZADD", f"room:r{r:04d}:archive", str(ts), env)
+        subprocess.run(["redis-cli", "-p", str(server.port), "--pipe"], input=bytes(proto), capture_output=True, check=True)
+        for r in range(0, rooms, 5):
+            subscribers.append(subprocess.Popen(["redis-cli", "-p", str(server.port), "subscribe", f"room:r{r:04d}"],
+                                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        for _ in range(200):
+            if len(server.cli("PUBSUB", "CHANNELS", "room:*").split()) >= rooms // 5:
+                break
+            time.sleep(0.05)
+        server.cli("CONFIG", "RESETSTAT")
+        before = commandstats(server)
+        start = time.monotonic()
+        out = subprocess.run([BIN, "stats", "--format", "json", "-p", str(server.port)], capture_output=True, check=True)
+        wall = time.monotonic() - start
+        after = commandstats(server)
+        report = json.loads(out.stdout)
+        server_calls = sum(after.values()) - sum(before.values()) - 1  # less the INFO that read them
+        listed = len(report["rooms"])
+        if listed != rooms:
+            raise SystemExit(f"stats listed {listed} rooms, not {rooms}")
+        collected = report["collected"]
+        # redis-cli, one command per line from stdin: the same per-room figures
+        # asked one round trip at a time (what a shell loop over rooms does).
+        lines = ["PUBSUB CHANNELS room:*", "PUBSUB NUMPAT"]
+        cursor_lines = ["SCAN 0 MATCH room:*:archive COUNT 1000"]
+        per_room = []
+        for r in range(rooms):
+            k = f"room:r{r:04d}:archive"
+            per_room += [f"PUBSUB NUMSUB room:r{r:04d}", f"ZCARD {k}", f"ZRANGE {k} -1 -1 WITHSCORES",
+                         f"ZCOUNT {k} {now - 60000} +inf", f"ZCOUNT {k} {now - 3600000} +inf", f"ZCOUNT {k} {now - 86400000} +inf"]
+        script = "\n".join(lines + cursor_lines + per_room) + "\n"
+        start = time.monotonic()
+        subprocess.run(["redis-cli", "-p", str(server.port)], input=script.encode(), capture_output=True, check=True)
+        cli_wall = time.monotonic() - start
+        cli_commands = len(lines) + len(cursor_lines) + len(per_room)
+    finally:
+        for p in subscribers:
+            p.kill()
+            p.wait()
+        server.stop()
+    table = [
+        f"{rooms:,} rooms, each with a 20-entry archive, every fifth with a subscriber; the report lists all {rooms:,}.",
+        "",
+        "| client | commands | round trips | wall time |",
+        "|---|---|---|---|",
+        f"| roomwarden stats --format json | {collected['commands']:,} (server counted {server_calls:,}) | "
+        f"{collected['round_trips']} | {wall * 1000:.0f} ms (collecting: {collected['took_ms']} ms) |",
+        f"| redis-cli, the same figures one command per line | {cli_commands:,} | {cli_commands:,} | {cli_wall * 1000:.0f} ms |",
+    ]
+    return "stats", "\n".join(table)
+
+
 SECTION_TITLES = {
     "publish": "Bulk publish: 200,000 lines, each MULTI/ZADD/PUBLISH/EXEC",
     "watch": "Watching a burst: 1,000,000 messages, JSON output",
     "history": "Exporting a 1,000,000-entry archive",
+    "stats": "stats over 1,000 rooms",
 }
 
 

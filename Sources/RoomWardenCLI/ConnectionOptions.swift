@@ -19,7 +19,8 @@ struct ConnectionOptions: ParsableArguments {
     var port: Int?
 
     /// A unix socket path; beats host and port.
-    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Server unix socket (beats host and port).", valueName: "path"))
+    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Server unix socket (beats host and port).", valueName: "path"),
+            completion: .file())
     var socket: String?
 
     /// The database number.

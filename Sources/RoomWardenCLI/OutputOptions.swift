@@ -7,7 +7,7 @@ struct OutputOptions: ParsableArguments {
     /// text, json, raw, or a {field} template.
     @Option(name: [.customShort("f"), .long], help: ArgumentHelp(
         "text, json (JSON Lines), raw (payload bytes), or a template like '{time} {channel}: {message}'.",
-        valueName: "format"))
+        valueName: "format"), completion: .list(["text", "json", "raw", "{time} {channel}: {message}"]))
     var format: String = "text"
 
     /// Same as --format json.
