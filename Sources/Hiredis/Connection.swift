@@ -169,28 +169,15 @@ public final class Connection {
     }
 
     /// Waits up to `timeoutMilliseconds` for bytes, reads what is there (one
-    /// large read) and hands each complete message to `body`. Partial
-    /// messages stay buffered for the next call. Throws when the server
-    /// closes the link or it fails.
+    /// large read) and hands each complete message to `body`, decoded by
+    /// hiredis' own reader. Partial messages stay buffered for the next
+    /// call. Throws when the server closes the link or it fails.
     public func receive(
         timeoutMilliseconds: Int32,
         buffer: UnsafeMutableRawBufferPointer,
         _ body: (SubscriptionEvent) -> Void
     ) throws(RedisError) -> Received {
-        let fd = context.pointee.fd
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pfd, 1, timeoutMilliseconds)
-        if ready < 0 {
-            if errno == EINTR { return .idle }
-            throw .io(String(cString: strerror(errno)))
-        }
-        if ready == 0 { return .idle }
-        let n = read(fd, buffer.baseAddress, buffer.count)
-        if n == 0 { throw .closed }
-        if n < 0 {
-            if errno == EINTR || errno == EAGAIN { return .idle }
-            throw .io(String(cString: strerror(errno)))
-        }
+        guard let n = try readAvailable(timeoutMilliseconds: timeoutMilliseconds, into: buffer) else { return .idle }
         let reader = context.pointee.reader
         let fed = buffer.baseAddress!.withMemoryRebound(to: CChar.self, capacity: n) {
             redisReaderFeed(reader, $0, n)
@@ -209,6 +196,26 @@ public final class Connection {
         return .bytes(n)
     }
 
+    /// One poll and one read of the socket: the byte count, or nil when
+    /// nothing came in time.
+    private func readAvailable(timeoutMilliseconds: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(RedisError) -> Int? {
+        let fd = context.pointee.fd
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&pfd, 1, timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return nil }
+            throw .io(String(cString: strerror(errno)))
+        }
+        if ready == 0 { return nil }
+        let n = read(fd, buffer.baseAddress, buffer.count)
+        if n == 0 { throw .closed }
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return nil }
+            throw .io(String(cString: strerror(errno)))
+        }
+        return n
+    }
+
     /// The subscribe loop's read: waits up to `timeoutMilliseconds`, reads
     /// what is there into `buffer` (one large read) and decodes it with
     /// `decoder` into `batch` (messages) and `replies` (everything else).
@@ -221,20 +228,7 @@ public final class Connection {
         into batch: inout MessageBatch,
         replies: (Reply) -> Void
     ) throws(RedisError) -> Received {
-        let fd = context.pointee.fd
-        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&pfd, 1, timeoutMilliseconds)
-        if ready < 0 {
-            if errno == EINTR { return .idle }
-            throw .io(String(cString: strerror(errno)))
-        }
-        if ready == 0 { return .idle }
-        let n = read(fd, buffer.baseAddress, buffer.count)
-        if n == 0 { throw .closed }
-        if n < 0 {
-            if errno == EINTR || errno == EAGAIN { return .idle }
-            throw .io(String(cString: strerror(errno)))
-        }
+        guard let n = try readAvailable(timeoutMilliseconds: timeoutMilliseconds, into: buffer) else { return .idle }
         try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch, replies: replies)
         return .bytes(n)
     }
