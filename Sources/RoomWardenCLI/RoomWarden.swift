@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import RoomWardenKit
 
 /// The root command: lists the subcommands, owns nothing else.
 @main
@@ -18,4 +20,29 @@ struct RoomWarden: ParsableCommand {
         subcommands: [Watch.self, Publish.self, History.self, Stats.self],
         helpNames: .long
     )
+
+    /// Like ArgumentParser's own main, but a usage error is one line on
+    /// stderr (what is wrong, and where help is), exit 64.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {  // --help, --version, completion scripts
+                let text = fullMessage(for: error)
+                if !text.isEmpty { print(text) }
+                Foundation.exit(0)
+            }
+            let message = self.message(for: error)
+            if !message.isEmpty {
+                let sub = arguments.first { ["watch", "publish", "history", "stats"].contains($0) }
+                let help = sub.map { "roomwarden \($0) --help" } ?? "roomwarden --help"
+                let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: "; ")
+                printDiagnostic(code == .validationFailure ? "\(oneLine) (see '\(help)')" : oneLine)
+            }
+            Foundation.exit(code.rawValue)
+        }
+    }
 }

@@ -61,9 +61,13 @@ extension RoomWardenError {
     public static let stdoutClosed = RoomWardenError(exitCode: 0, "")
 }
 
-/// One line on stderr, prefixed with the program's name.
+/// One line on stderr, prefixed with the program's name. Anything in it
+/// that could drive a terminal (a key or channel name holding escape
+/// sequences) is shown escaped, as in text output.
 public func printDiagnostic(_ message: String) {
-    let line = Array("roomwarden: \(message)\n".utf8)
+    var line = Array("roomwarden: ".utf8)
+    TextEscaper.append(Array(message.utf8), to: &line)
+    line.append(0x0A)
     line.withUnsafeBytes { raw in
         var off = 0
         while off < raw.count {

@@ -122,6 +122,8 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(r.lines, ["a minute later"], "windows apply to seconds scores too")
         r = try rw(["history", room, "--score-unit", "ms", "--format", "{ts}"])
         XCTAssertEqual(r.lines, ["1795300000", "1795300061"])
+        r = try rw(["history", room, "--score-unit", "s", "--format", "{ts}"])
+        XCTAssertEqual(r.lines, ["1795300000000", "1795300060500"])
 
         // The seed recipe's LPUSH backlog: newest first, no times.
         let list = freshRoom()
