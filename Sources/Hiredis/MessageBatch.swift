@@ -35,19 +35,6 @@ public struct MessageBatch: Sendable {
         bytes.append(contentsOf: payload)
     }
 
-    /// Adds one message from arrays (tests, archives).
-    public mutating func append(_ m: PushMessage) {
-        m.channel.withUnsafeBytes { c in
-            m.payload.withUnsafeBytes { p in
-                if let pattern = m.pattern {
-                    pattern.withUnsafeBytes { append(pattern: $0, channel: c, payload: p) }
-                } else {
-                    append(pattern: nil, channel: c, payload: p)
-                }
-            }
-        }
-    }
-
     /// Empties the batch, keeping its memory.
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
