@@ -33,7 +33,10 @@ public struct ConnectionSettings: Sendable {
                 if let user { args.append(user) }
                 args.append(password)
                 let reply = try connection.command(args.map { Array($0.utf8) })
-                if let line = reply.errorMessage {
+                if let line = reply.errorMessage, line.contains("without any password configured") {
+                    // As redis-cli does: a password the server does not ask for is not fatal.
+                    printDiagnostic("warning: a password was given but \(endpoint) has none configured; going on without")
+                } else if let line = reply.errorMessage {
                     let who = user.map { "user '\($0)'" } ?? "the default user"
                     throw RoomWardenError.denied(
                         "authentication failed for \(who) at \(endpoint): \(line); check --user and the password")

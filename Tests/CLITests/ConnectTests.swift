@@ -51,6 +51,14 @@ final class ConnectTests: XCTestCase {
         }
     }
 
+    func testPasswordForAServerWithoutOneOnlyWarns() throws {
+        let room = freshRoom()
+        let r = try rw(["publish", room, "hi"], env: ["REDISCLI_AUTH": "unneeded"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("has none configured"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("unneeded"))
+    }
+
     func testNoPasswordExits77() throws {
         let r = try roomwarden(["publish", "room:x", "hi"] + lockedSocket)
         XCTAssertEqual(r.status, 77, r.stderr)
