@@ -176,7 +176,8 @@ public final class Watcher {
     private func process(_ batch: MessageBatch) throws(RoomWardenError) {
         let limit = options.count ?? .max
         let ts = batch.receivedAt
-        let result = batch.forEach { (pattern, channel, payload) -> Bool in
+        var writeFailure: RoomWardenError?
+        batch.forEach { (pattern, channel, payload) -> Bool in
             if mayRepeat || !ignore.isEmpty {
                 if skip > 0 {
                     skip -= 1
@@ -201,11 +202,14 @@ public final class Watcher {
             printed += 1
             if printed >= limit { return false }
             if sink.buffer.count >= 256 * 1024 {
-                do { try sink.flush() } catch { return false }
+                do { try sink.flush() } catch {
+                    writeFailure = error as? RoomWardenError ?? .failure("\(error)")
+                    return false
+                }
             }
             return true
         }
-        _ = result
+        if let writeFailure { throw writeFailure }
         try sink.flushIfFull()
     }
 
