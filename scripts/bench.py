@@ -74,6 +74,15 @@ def run_measured(argv, stdin=None, stdout=subprocess.DEVNULL):
     return wall, rss, err
 
 
+RUNS = 3
+
+
+def median_run(runs):
+    """The run with the median wall time (runs alternate between the two
+    clients, so both see the same machine)."""
+    return sorted(runs)[len(runs) // 2]
+
+
 def resp(*args):
     out = [b"*%d\r\n" % len(args)]
     for a in args:
@@ -101,21 +110,23 @@ def bench_publish(tmp):
                     + resp("PUBLISH", "room:pipe", line) + resp("EXEC"))
     server = Server()
     try:
-        results = {}
-        for name in ("roomwarden", "redis-cli --pipe"):
-            server.cli("FLUSHALL")
-            if name == "roomwarden":
-                with open(input_path, "rb") as f:
-                    wall, rss, _ = run_measured([BIN, "publish", "room:bench", "-q", "-p", str(server.port)], stdin=f)
-                count = int(server.cli("ZCARD", "room:bench:archive"))
-            else:
-                with open(proto_path, "rb") as f:
-                    wall, rss, err = run_measured(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f,
-                                                  stdout=subprocess.PIPE)
-                count = int(server.cli("ZCARD", "room:pipe:archive"))
-            if count != n:
-                raise SystemExit(f"{name}: archived {count} of {n}")
-            results[name] = (wall, n / wall, rss)
+        runs = {"roomwarden": [], "redis-cli --pipe": []}
+        for _ in range(RUNS):
+            for name in runs:
+                server.cli("FLUSHALL")
+                if name == "roomwarden":
+                    with open(input_path, "rb") as f:
+                        wall, rss, _ = run_measured([BIN, "publish", "room:bench", "-q", "-p", str(server.port)], stdin=f)
+                    count = int(server.cli("ZCARD", "room:bench:archive"))
+                else:
+                    with open(proto_path, "rb") as f:
+                        wall, rss, err = run_measured(["redis-cli", "-p", str(server.port), "--pipe"], stdin=f,
+                                                      stdout=subprocess.PIPE)
+                    count = int(server.cli("ZCARD", "room:pipe:archive"))
+                if count != n:
+                    raise SystemExit(f"{name}: archived {count} of {n}")
+                runs[name].append((wall, n / wall, rss))
+        results = {name: median_run(r) for name, r in runs.items()}
     finally:
         server.stop()
     rw, rc = results["roomwarden"], results["redis-cli --pipe"]
@@ -126,7 +137,8 @@ def bench_publish(tmp):
         f"| roomwarden publish (stdin lines) | {n:,} | {rw[0]:.2f} s | {rw[1]:,.0f} | {rw[2]:.1f} MB |",
         f"| redis-cli --pipe (pre-generated protocol) | {n:,} | {rc[0]:.2f} s | {rc[1]:,.0f} | {rc[2]:.1f} MB |",
         "",
-        f"roomwarden / redis-cli rate: **{ratio:.2f}** (target: at least 0.75)",
+        f"roomwarden / redis-cli rate: **{ratio:.2f}** (target: at least 0.75). Each client ran {RUNS} times, "
+        "alternately; the table shows each one's median run.",
     ]
     return "publish", "\n".join(table)
 
@@ -269,23 +281,29 @@ def bench_history(tmp):
         if size != n:
             raise SystemExit(f"archive has {size} entries, not {n}")
         member_bytes = int(server.cli("MEMORY", "USAGE", "room:big:archive") or 0)
-        rows = []
-        for name, argv in (
+        exporters = (
             ("roomwarden history --format json", [BIN, "history", "room:big", "--format", "json", "-p", str(server.port)]),
             ("redis-cli --raw ZRANGE key -inf +inf BYSCORE", ["redis-cli", "-p", str(server.port), "--raw", "ZRANGE",
                                                                "room:big:archive", "-inf", "+inf", "BYSCORE"]),
-        ):
-            out_path = os.path.join(tmp, "history.out")
-            probe = PingProbe(server.port)
-            with open(out_path, "wb") as out:
-                wall, rss, _ = run_measured(argv, stdout=out)
-            worst, pings = probe.stop()
-            with open(out_path, "rb") as f:
-                count = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-            os.remove(out_path)
-            if count != n:
-                raise SystemExit(f"{name} printed {count} lines, not {n}")
-            rows.append((name, wall, rss, worst, pings))
+        )
+        runs = {name: [] for name, _ in exporters}
+        for _ in range(RUNS):
+            for name, argv in exporters:
+                out_path = os.path.join(tmp, "history.out")
+                probe = PingProbe(server.port)
+                with open(out_path, "wb") as out:
+                    wall, rss, _ = run_measured(argv, stdout=out)
+                worst, pings = probe.stop()
+                with open(out_path, "rb") as f:
+                    count = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+                os.remove(out_path)
+                if count != n:
+                    raise SystemExit(f"{name} printed {count} lines, not {n}")
+                runs[name].append((wall, rss, worst, pings))
+        rows = []
+        for name, _ in exporters:
+            wall, rss, _, pings = median_run(runs[name])
+            rows.append((name, wall, max(r[1] for r in runs[name]), max(r[2] for r in runs[name]), pings))
     finally:
         server.stop()
     table = [
@@ -300,7 +318,8 @@ def bench_history(tmp):
         table.append(f"| {name} | {n:,} | {wall:.2f} s | {rss:.1f} MB | {worst:.1f} ms | {pings:,} |")
     rw, rc = rows
     table += ["", f"roomwarden / redis-cli wall time: **{rw[1] / rc[1]:.2f}** (targets: at most 1.5 while also "
-              f"formatting JSON; peak RSS under 32 MB; no PING slower than 10 ms)"]
+              f"formatting JSON; peak RSS under 32 MB; no PING slower than 10 ms). Each exporter ran {RUNS} times, "
+              "alternately: median wall time; peak RSS and slowest PING are the worst of the runs."]
     return "history", "\n".join(table)
 
 

@@ -1,59 +1,103 @@
-/// Many commands laid out in one flat buffer, ready to be appended to a
-/// connection's output in one go (pipelining). Building one costs a few
-/// allocations per batch, not per argument.
+/// Many commands encoded back to back in the Redis protocol, ready to be
+/// handed to a connection's output in one go (pipelining). Every argument is
+/// written with its length (`$len`), so arguments are binary-safe: the same
+/// bytes hiredis' `*Argv` functions produce, with no formatting call per
+/// argument.
 public struct CommandBatch: Sendable {
-    var bytes: [UInt8] = []
-    var lengths: [Int] = []
-    var argumentCounts: [Int] = []
-    private var open = 0
+    /// The commands, in the Redis protocol.
+    public private(set) var bytes: [UInt8] = []
+    /// How many commands are in the batch.
+    public private(set) var count = 0
+    private var expected = 0
+    private var given = 0
 
     /// An empty batch.
     public init() {}
 
-    /// How many commands are in the batch.
-    public var count: Int { argumentCounts.count }
-
     /// Forgets every command but keeps the memory.
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
-        lengths.removeAll(keepingCapacity: true)
-        argumentCounts.removeAll(keepingCapacity: true)
-        open = 0
+        count = 0
+        expected = 0
+        given = 0
+    }
+
+    /// Starts a command of `arguments` arguments (the name included).
+    public mutating func begin(_ arguments: Int) {
+        precondition(given == expected, "the previous command has \(given) of its \(expected) arguments")
+        bytes.append(UInt8(ascii: "*"))
+        appendDecimal(arguments)
+        bytes.append(0x0D); bytes.append(0x0A)
+        expected = arguments
+        given = 0
+        count += 1
     }
 
     /// Adds one command given as whole arguments.
     public mutating func add(_ args: [[UInt8]]) {
+        begin(args.count)
         for a in args { argument(a) }
-        end()
     }
 
     /// Adds one command given as text arguments.
     public mutating func add(_ args: String...) {
+        begin(args.count)
         for a in args { argument(a) }
-        end()
     }
 
-    /// Adds an argument to the command being built.
-    public mutating func argument<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        self.bytes.append(contentsOf: bytes)
-        lengths.append(bytes.count)
-        open += 1
+    /// Adds an argument to the command begun last.
+    public mutating func argument(_ raw: UnsafeRawBufferPointer) {
+        precondition(given < expected, "more arguments than begin() announced")
+        bytes.append(UInt8(ascii: "$"))
+        appendDecimal(raw.count)
+        bytes.append(0x0D); bytes.append(0x0A)
+        bytes.append(contentsOf: raw)
+        bytes.append(0x0D); bytes.append(0x0A)
+        given += 1
     }
 
-    /// Adds a text argument to the command being built.
+    /// Adds an argument to the command begun last.
+    public mutating func argument(_ data: [UInt8]) {
+        data.withUnsafeBytes { argument($0) }
+    }
+
+    /// Adds a text argument to the command begun last.
     public mutating func argument(_ text: String) {
         var text = text
-        text.withUTF8 { argument($0) }
+        text.withUTF8 { argument(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Adds a decimal integer argument to the command being built.
+    /// Adds a decimal integer argument to the command begun last.
     public mutating func argument(_ value: Int64) {
-        argument(String(value))
+        precondition(given < expected, "more arguments than begin() announced")
+        var digits = 1
+        var v = value.magnitude
+        while v >= 10 { v /= 10; digits += 1 }
+        bytes.append(UInt8(ascii: "$"))
+        appendDecimal(digits + (value < 0 ? 1 : 0))
+        bytes.append(0x0D); bytes.append(0x0A)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        appendDecimal(value.magnitude)
+        bytes.append(0x0D); bytes.append(0x0A)
+        given += 1
     }
 
-    /// Ends the command being built.
-    public mutating func end() {
-        argumentCounts.append(open)
-        open = 0
+    private mutating func appendDecimal(_ value: Int) {
+        appendDecimal(UInt64(value))
+    }
+
+    private mutating func appendDecimal(_ value: UInt64) {
+        if value < 10 { bytes.append(UInt8(value) + 0x30); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var v = value
+        withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
+            while v > 0 {
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            }
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
+        }
     }
 }

@@ -80,39 +80,69 @@ public final class Connection {
 
     /// Queues one command in the output buffer (pipelining); nothing is sent yet.
     public func append(_ args: [[UInt8]]) throws(RedisError) {
-        var batch = CommandBatch()
-        batch.add(args)
-        try append(batch)
+        try appendArgv(args)
     }
 
-    /// Queues every command of a batch in the output buffer.
+    /// Queues every command of a batch in the output buffer, handed to
+    /// hiredis whole (`redisAppendFormattedCommand`): the pipelining hot path
+    /// makes no formatting call per argument.
     public func append(_ batch: CommandBatch) throws(RedisError) {
-        let status: Int32 = batch.bytes.withUnsafeBufferPointer { bytes in
+        guard !batch.bytes.isEmpty else { return }
+        let status = batch.bytes.withUnsafeBufferPointer { buf in
+            buf.baseAddress!.withMemoryRebound(to: CChar.self, capacity: buf.count) {
+                redisAppendFormattedCommand(context, $0, buf.count)
+            }
+        }
+        if status != REDIS_OK { throw currentError() }
+    }
+
+    /// Queues one command through hiredis' own `redisAppendCommandArgv`,
+    /// every argument with its length (binary-safe).
+    public func appendArgv(_ args: [[UInt8]]) throws(RedisError) {
+        var flat: [UInt8] = []
+        for a in args { flat += a }
+        let status: Int32 = flat.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
             var argv: [UnsafePointer<CChar>?] = []
             var lens: [Int] = []
-            var arg = 0
             var offset = 0
-            for argc in batch.argumentCounts {
-                argv.removeAll(keepingCapacity: true)
-                lens.removeAll(keepingCapacity: true)
-                for _ in 0..<argc {
-                    let len = batch.lengths[arg]
-                    argv.append((base + offset).assumingMemoryBound(to: CChar.self))
-                    lens.append(len)
-                    offset += len
-                    arg += 1
-                }
-                let rc = argv.withUnsafeMutableBufferPointer { av in
-                    lens.withUnsafeBufferPointer { lv in
-                        redisAppendCommandArgv(context, Int32(argc), av.baseAddress, lv.baseAddress)
-                    }
-                }
-                if rc != REDIS_OK { return rc }
+            for a in args {
+                argv.append((base + offset).assumingMemoryBound(to: CChar.self))
+                lens.append(a.count)
+                offset += a.count
             }
-            return REDIS_OK
+            return argv.withUnsafeMutableBufferPointer { av in
+                lens.withUnsafeBufferPointer { lv in
+                    redisAppendCommandArgv(context, Int32(args.count), av.baseAddress, lv.baseAddress)
+                }
+            }
         }
         if status != REDIS_OK { throw currentError() }
+    }
+
+    /// What hiredis' own `redisFormatCommandArgv` makes of `args` (tests
+    /// compare batches with it).
+    static func hiredisFormat(_ args: [[UInt8]]) -> [UInt8] {
+        var flat: [UInt8] = []
+        for a in args { flat += a }
+        return flat.withUnsafeBufferPointer { bytes -> [UInt8] in
+            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+            var argv: [UnsafePointer<CChar>?] = []
+            var lens: [Int] = []
+            var offset = 0
+            for a in args {
+                argv.append((base + offset).assumingMemoryBound(to: CChar.self))
+                lens.append(a.count)
+                offset += a.count
+            }
+            var out: UnsafeMutablePointer<CChar>?
+            let n = argv.withUnsafeMutableBufferPointer { av in
+                lens.withUnsafeBufferPointer { lv in redisFormatCommandArgv(&out, Int32(args.count), av.baseAddress, lv.baseAddress) }
+            }
+            guard n > 0, let out else { return [] }
+            defer { redisFreeCommand(out) }
+            return out.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { Array(UnsafeBufferPointer(start: $0, count: Int(n))) }
+        }
     }
 
     /// Writes everything queued by `append` to the socket.

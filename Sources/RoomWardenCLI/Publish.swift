@@ -81,10 +81,11 @@ extension RoomWarden {
             options.retainMilliseconds = retain.flatMap(TimeSpan.milliseconds)
             options.maxLength = maxLen
             options.from = from
+            let asJSON = json || format == .json
+            options.reportIDs = asJSON && !quiet
             let connection = try settings.connect()
             let publisher = Publisher(connection: connection, options: options)
             let out = OutputSink()
-            let asJSON = json || format == .json
             let channelBytes = Array(channel.utf8)
             var nextRecord: () throws(RoomWardenError) -> [UInt8]?
             var ready: () -> Bool = { true }

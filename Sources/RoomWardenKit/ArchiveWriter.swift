@@ -10,6 +10,7 @@ final class ArchiveWriter {
     private var batch = CommandBatch()
     private var ids = MessageIDs()
     private var envelope: [UInt8] = []
+    private var id: [UInt8] = []
     private var reported: Set<String> = []
 
     init(settings: ConnectionSettings, template: ArchiveKeyTemplate) {
@@ -19,12 +20,14 @@ final class ArchiveWriter {
 
     func add(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ts: Int64) {
         envelope.removeAll(keepingCapacity: true)
-        Envelope.appendJSON(id: ids.next(ts: ts), ts: ts, channel: channel, from: nil, payload: payload, to: &envelope)
+        id.removeAll(keepingCapacity: true)
+        ids.append(ts: ts, to: &id)
+        Envelope.appendJSON(id: id, ts: ts, channel: Array(channel), from: nil, payload: Array(payload), to: &envelope)
+        batch.begin(4)
         batch.argument("ZADD")
         batch.argument(template.key(for: channel))
         batch.argument(ts)
         batch.argument(envelope)
-        batch.end()
     }
 
     /// Sends what was added and checks every reply.

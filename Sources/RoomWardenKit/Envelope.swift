@@ -26,40 +26,43 @@ public struct Envelope: Sendable, Equatable {
 
     /// Appends the envelope's JSON: `message` for UTF-8 payloads,
     /// `message_base64` for anything else, so nothing is lost.
-    public static func appendJSON<C: Collection>(
-        id: String, ts: Int64, channel: C, from: String?, payload: C, to out: inout [UInt8]
-    ) where C.Element == UInt8 {
-        out.append(UInt8(ascii: "{"))
-        JSONText.appendKey("id", to: &out)
-        JSONText.appendString(id.utf8, to: &out)
-        out.append(UInt8(ascii: ","))
-        JSONText.appendKey("ts", to: &out)
+    public static func appendJSON(
+        id: [UInt8], ts: Int64, channel: [UInt8], from: [UInt8]?, payload: [UInt8], to out: inout [UInt8]
+    ) {
+        out.append(contentsOf: Keys.id)
+        JSONText.appendString(id, to: &out)
+        out.append(contentsOf: Keys.ts)
         JSONText.appendInteger(ts, to: &out)
-        out.append(UInt8(ascii: ","))
-        JSONText.appendKey("channel", to: &out)
-        JSONText.appendLossyString(Array(channel), to: &out)
+        out.append(contentsOf: Keys.channel)
+        JSONText.appendLossyString(channel, to: &out)
         if let from {
-            out.append(UInt8(ascii: ","))
-            JSONText.appendKey("from", to: &out)
-            JSONText.appendString(from.utf8, to: &out)
+            out.append(contentsOf: Keys.from)
+            JSONText.appendLossyString(from, to: &out)
         }
-        out.append(UInt8(ascii: ","))
         if UTF8Check.isValid(payload) {
-            JSONText.appendKey("message", to: &out)
+            out.append(contentsOf: Keys.message)
             JSONText.appendString(payload, to: &out)
         } else {
-            JSONText.appendKey("message_base64", to: &out)
-            out.append(UInt8(ascii: "\""))
-            JSONText.appendBase64(Array(payload), to: &out)
+            out.append(contentsOf: Keys.base64)
+            JSONText.appendBase64(payload, to: &out)
             out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
     }
 
+    private enum Keys {
+        static let id = Array(#"{"id":"#.utf8)
+        static let ts = Array(#","ts":"#.utf8)
+        static let channel = Array(#","channel":"#.utf8)
+        static let from = Array(#","from":"#.utf8)
+        static let message = Array(#","message":"#.utf8)
+        static let base64 = Array(#","message_base64":""#.utf8)
+    }
+
     /// This envelope's JSON bytes.
     public var json: [UInt8] {
         var out: [UInt8] = []
-        Envelope.appendJSON(id: id, ts: ts, channel: channel, from: from, payload: payload, to: &out)
+        Envelope.appendJSON(id: Array(id.utf8), ts: ts, channel: channel, from: from.map { Array($0.utf8) }, payload: payload, to: &out)
         return out
     }
 }
@@ -70,6 +73,7 @@ public struct Envelope: Sendable, Equatable {
 /// sorted-set members of equal score do, by bytes) in publishing order.
 public struct MessageIDs: Sendable {
     private let tag: String
+    private let tagBytes: [UInt8]
     private var sequence: UInt64 = 0
 
     public init() {
@@ -77,13 +81,32 @@ public struct MessageIDs: Sendable {
         let r = rng.next() & 0xFFFF_FFFF_FFFF
         let hex = String(r, radix: 16)
         tag = String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        tagBytes = Array(tag.utf8)
     }
 
     /// The next id for a message stamped `ts`.
     public mutating func next(ts: Int64) -> String {
+        var out: [UInt8] = []
+        append(ts: ts, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends the next id for a message stamped `ts`, as bytes.
+    public mutating func append(ts: Int64, to out: inout [UInt8]) {
         sequence += 1
-        let digits = String(sequence)
-        return "\(ts)-\(tag)-" + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
+        JSONText.appendInteger(ts, to: &out)
+        out.append(UInt8(ascii: "-"))
+        out.append(contentsOf: tagBytes)
+        out.append(UInt8(ascii: "-"))
+        var digits: (UInt64, UInt64) = (0, 0)  // 12 zero-padded digits
+        var v = sequence
+        withUnsafeMutableBytes(of: &digits) { d in
+            for i in stride(from: 11, through: 0, by: -1) {
+                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[0..<12]))
+        }
     }
 }
 

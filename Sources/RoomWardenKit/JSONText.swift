@@ -52,13 +52,20 @@ public enum JSONText {
     }
 
     /// Appends any bytes as a JSON string: invalid UTF-8 becomes U+FFFD.
+    @inlinable
     public static func appendLossyString<C: Collection>(_ bytes: C, to out: inout [UInt8]) where C.Element == UInt8 {
-        if let raw = bytes as? UnsafeRawBufferPointer {
-            if UTF8Check.isValid(buffer: raw) { appendString(raw: raw, to: &out); return }
-        } else if UTF8Check.isValid(bytes) {
-            appendString(bytes, to: &out)
+        if bytes.withContiguousStorageIfAvailable({ appendLossyString(raw: UnsafeRawBufferPointer($0), to: &out) }) == nil {
+            Array(bytes).withUnsafeBytes { appendLossyString(raw: $0, to: &out) }
+        }
+    }
+
+    /// Appends any bytes as a JSON string: invalid UTF-8 becomes U+FFFD.
+    public static func appendLossyString(raw bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        if UTF8Check.isValid(buffer: bytes) {
+            appendString(raw: bytes, to: &out)
         } else {
-            appendString(Array(String(decoding: bytes, as: UTF8.self).utf8), to: &out)
+            var text = String(decoding: bytes, as: UTF8.self)
+            text.withUTF8 { appendString(raw: UnsafeRawBufferPointer($0), to: &out) }
         }
     }
 
@@ -73,23 +80,21 @@ public enum JSONText {
     /// Appends a decimal integer.
     @inlinable
     public static func appendInteger(_ value: Int64, to out: inout [UInt8]) {
-        if value == 0 { out.append(0x30); return }
+        if value >= 0 && value < 10 { out.append(UInt8(value) + 0x30); return }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
         var v = value.magnitude
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
         withUnsafeMutableBytes(of: &digits) { d in
+            var i = d.count
             while v > 0 {
-                d[n] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                i -= 1
+                d[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
                 v /= 10
-                n += 1
             }
-            while n > 0 {
-                n -= 1
-                out.append(d[n])
+            if value < 0 {
+                i -= 1
+                d[i] = UInt8(ascii: "-")
             }
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[i...]))
         }
     }
 

@@ -12,6 +12,9 @@ public struct PublishOptions: Sendable {
     public var from: String?
     /// Messages per pipelined batch.
     public var batchSize = 512
+    /// Whether `Published.id` is wanted (JSON output); making it costs a
+    /// string per message.
+    public var reportIDs = true
 
     public init() {}
 }
@@ -31,6 +34,10 @@ public final class Publisher {
     private var ids = MessageIDs()
     private var batch = CommandBatch()
     private var envelope: [UInt8] = []
+    private var idBytes: [UInt8] = []
+    private let fromBytes: [UInt8]?
+    private static let multiName = Array("MULTI".utf8), zaddName = Array("ZADD".utf8)
+    private static let publishName = Array("PUBLISH".utf8), execName = Array("EXEC".utf8)
 
     /// One message of a batch awaiting its replies.
     private struct Pending {
@@ -41,6 +48,7 @@ public final class Publisher {
     public init(connection: Connection, options: PublishOptions) {
         self.connection = connection
         self.options = options
+        fromBytes = options.from.map { Array($0.utf8) }
     }
 
     /// Commands queued inside MULTI per message: ZADD, trims, PUBLISH.
@@ -105,25 +113,26 @@ public final class Publisher {
     private func add(_ payload: [UInt8], channel: [UInt8], key: [UInt8]?) -> Pending {
         let ts = Clock.nowMilliseconds()
         guard let key else {
-            batch.argument("PUBLISH"); batch.argument(channel); batch.argument(payload); batch.end()
+            batch.begin(3); batch.argument(Publisher.publishName); batch.argument(channel); batch.argument(payload)
             return Pending(id: nil, ts: ts)
         }
-        let id = ids.next(ts: ts)
+        idBytes.removeAll(keepingCapacity: true)
+        ids.append(ts: ts, to: &idBytes)
         envelope.removeAll(keepingCapacity: true)
-        Envelope.appendJSON(id: id, ts: ts, channel: channel, from: options.from, payload: payload, to: &envelope)
-        batch.argument("MULTI"); batch.end()
-        batch.argument("ZADD"); batch.argument(key); batch.argument(ts); batch.argument(envelope); batch.end()
+        Envelope.appendJSON(id: idBytes, ts: ts, channel: channel, from: fromBytes, payload: payload, to: &envelope)
+        batch.begin(1); batch.argument(Publisher.multiName)
+        batch.begin(4); batch.argument(Publisher.zaddName); batch.argument(key); batch.argument(ts); batch.argument(envelope)
         if let retain = options.retainMilliseconds {
-            batch.argument("ZREMRANGEBYSCORE"); batch.argument(key); batch.argument("-inf")
-            batch.argument("(\(ts - retain)"); batch.end()
+            batch.begin(4); batch.argument("ZREMRANGEBYSCORE"); batch.argument(key); batch.argument("-inf")
+            batch.argument("(\(ts - retain)")
         }
         if let max = options.maxLength {
-            batch.argument("ZREMRANGEBYRANK"); batch.argument(key); batch.argument("0")
-            batch.argument(Int64(-(max + 1))); batch.end()
+            batch.begin(4); batch.argument("ZREMRANGEBYRANK"); batch.argument(key); batch.argument("0")
+            batch.argument(Int64(-(max + 1)))
         }
-        batch.argument("PUBLISH"); batch.argument(channel); batch.argument(payload); batch.end()
-        batch.argument("EXEC"); batch.end()
-        return Pending(id: id, ts: ts)
+        batch.begin(3); batch.argument(Publisher.publishName); batch.argument(channel); batch.argument(payload)
+        batch.begin(1); batch.argument(Publisher.execName)
+        return Pending(id: options.reportIDs ? String(decoding: idBytes, as: UTF8.self) : nil, ts: ts)
     }
 
     /// Reads one message's replies; returns its receivers, or nil if it was
