@@ -85,7 +85,8 @@ extension RoomWarden {
             options.reportIDs = asJSON && !quiet
             let connection = try settings.connect()
             let publisher = Publisher(connection: connection, options: options)
-            let out = OutputSink()
+            // A reader that goes away (| head -1) ends the printing, not the publishing.
+            let out = OutputSink(outliveReader: true)
             let channelBytes = Array(channel.utf8)
             var nextRecord: () throws(RoomWardenError) -> [UInt8]?
             var ready: () -> Bool = { true }

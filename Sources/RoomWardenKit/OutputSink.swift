@@ -10,11 +10,18 @@ public final class OutputSink {
     public var buffer: [UInt8] = []
     private let fd: Int32
     private let blockSize: Int
+    /// Where a closed reader only ends the printing, not the work
+    /// (`publish | head -1` goes on publishing).
+    private let outliveReader: Bool
+    private var readerGone = false
 
-    /// Writes to `fd` in blocks of about `blockSize` bytes.
-    public init(fd: Int32 = 1, blockSize: Int = 256 * 1024) {
+    /// Writes to `fd` in blocks of about `blockSize` bytes. With
+    /// `outliveReader`, a reader that went away makes later output vanish
+    /// instead of ending the program.
+    public init(fd: Int32 = 1, blockSize: Int = 256 * 1024, outliveReader: Bool = false) {
         self.fd = fd
         self.blockSize = blockSize
+        self.outliveReader = outliveReader
         buffer.reserveCapacity(blockSize * 2)
         signal(SIGPIPE, SIG_IGN)
     }
@@ -38,6 +45,10 @@ public final class OutputSink {
 
     /// Writes out everything buffered.
     public func flush() throws(RoomWardenError) {
+        if readerGone {
+            buffer.removeAll(keepingCapacity: true)
+            return
+        }
         var written = 0
         let total = buffer.count
         while written < total {
@@ -47,7 +58,10 @@ public final class OutputSink {
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 buffer.removeAll(keepingCapacity: true)
-                if errno == EPIPE { throw .stdoutClosed }
+                if errno == EPIPE {
+                    if outliveReader { readerGone = true; return }
+                    throw .stdoutClosed
+                }
                 throw .failure("cannot write output: \(String(cString: strerror(errno)))")
             }
             written += n

@@ -44,7 +44,7 @@ public struct RoomWardenError: Error, Sendable, CustomStringConvertible {
         case .connect:
             return .unreachable("\(error); is redis-server running there? (see --host, --port, --socket, --url)")
         default:
-            return .unreachable("\(error) at \(endpoint) while \(doing)")
+            return .unreachable("\(error) at \(endpoint) while \(doing); check that the server is up (redis-cli ping) and its log, then retry")
         }
     }
 }

@@ -146,6 +146,36 @@ final class PublishTests: XCTestCase {
         }
     }
 
+    func testClosedStdoutStopsPrintingNotPublishing() throws {
+        let room = freshRoom()
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "seq 1 50000 | '\(CLIProcess.binary.path)' publish '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[1]}\""]
+        let out = Pipe(), err = Pipe()
+        shell.standardOutput = out
+        shell.standardError = err
+        try shell.run()
+        shell.waitUntilExit()
+        XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "0\n")
+        XCTAssertEqual(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "")
+        XCTAssertEqual(try server.run("ZCARD", "\(room):archive"), .integer(50_000), "every line was published")
+    }
+
+    func testServerGoneMidStreamExits69() throws {
+        let own = try RedisServer()
+        let p = try CLIProcess(["publish", "room:x", "-q"] + own.socketArguments)
+        p.write(Array("one\n".utf8))
+        let deadline = Date().addingTimeInterval(5)
+        while (try? own.run("ZCARD", "room:x:archive")) != .integer(1) && Date() < deadline { usleep(10_000) }
+        own.stop()
+        p.write(Array("two\n".utf8))
+        p.closeInput()
+        let r = p.wait()
+        XCTAssertEqual(r.status, 69, r.stderr)
+        XCTAssertTrue(r.stderr.contains("publishing to room:x"), r.stderr)
+        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+    }
+
     func testLargeStdinIsPipelinedCompletely() throws {
         let room = freshRoom()
         let count = 20_000
