@@ -99,9 +99,31 @@ public final class Connection {
     /// Queues one command through hiredis' own `redisAppendCommandArgv`,
     /// every argument with its length (binary-safe).
     public func appendArgv(_ args: [[UInt8]]) throws(RedisError) {
+        let status = Connection.withArgv(args) { argc, argv, lens in
+            redisAppendCommandArgv(context, argc, argv, lens)
+        }
+        if status != REDIS_OK { throw currentError() }
+    }
+
+    /// What hiredis' own `redisFormatCommandArgv` makes of `args` (tests
+    /// compare batches with it).
+    static func hiredisFormat(_ args: [[UInt8]]) -> [UInt8] {
+        var out: UnsafeMutablePointer<CChar>?
+        let n = withArgv(args) { argc, argv, lens in redisFormatCommandArgv(&out, argc, argv, lens) }
+        guard n > 0, let out else { return [] }
+        defer { redisFreeCommand(out) }
+        return out.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { Array(UnsafeBufferPointer(start: $0, count: Int(n))) }
+    }
+
+    /// Calls `body` with the argc, argv and lengths arrays hiredis' Argv
+    /// functions take, pointing into one flat copy of `args`.
+    private static func withArgv<R>(
+        _ args: [[UInt8]],
+        _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?) -> R
+    ) -> R {
         var flat: [UInt8] = []
         for a in args { flat += a }
-        let status: Int32 = flat.withUnsafeBufferPointer { bytes in
+        return flat.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
             var argv: [UnsafePointer<CChar>?] = []
             var lens: [Int] = []
@@ -112,36 +134,8 @@ public final class Connection {
                 offset += a.count
             }
             return argv.withUnsafeMutableBufferPointer { av in
-                lens.withUnsafeBufferPointer { lv in
-                    redisAppendCommandArgv(context, Int32(args.count), av.baseAddress, lv.baseAddress)
-                }
+                lens.withUnsafeBufferPointer { lv in body(Int32(args.count), av.baseAddress, lv.baseAddress) }
             }
-        }
-        if status != REDIS_OK { throw currentError() }
-    }
-
-    /// What hiredis' own `redisFormatCommandArgv` makes of `args` (tests
-    /// compare batches with it).
-    static func hiredisFormat(_ args: [[UInt8]]) -> [UInt8] {
-        var flat: [UInt8] = []
-        for a in args { flat += a }
-        return flat.withUnsafeBufferPointer { bytes -> [UInt8] in
-            let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-            var argv: [UnsafePointer<CChar>?] = []
-            var lens: [Int] = []
-            var offset = 0
-            for a in args {
-                argv.append((base + offset).assumingMemoryBound(to: CChar.self))
-                lens.append(a.count)
-                offset += a.count
-            }
-            var out: UnsafeMutablePointer<CChar>?
-            let n = argv.withUnsafeMutableBufferPointer { av in
-                lens.withUnsafeBufferPointer { lv in redisFormatCommandArgv(&out, Int32(args.count), av.baseAddress, lv.baseAddress) }
-            }
-            guard n > 0, let out else { return [] }
-            defer { redisFreeCommand(out) }
-            return out.withMemoryRebound(to: UInt8.self, capacity: Int(n)) { Array(UnsafeBufferPointer(start: $0, count: Int(n))) }
         }
     }
 

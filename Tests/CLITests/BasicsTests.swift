@@ -46,16 +46,9 @@ final class BasicsTests: XCTestCase {
         let room = freshRoom()
         let input = (0..<50_000).map { "line \($0)\n" }.joined()
         XCTAssertEqual(try rw(["publish", room, "-q"], stdin: Array(input.utf8), timeout: 120).status, 0)
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", "'\(CLIProcess.binary.path)' history '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\""]
-        let out = Pipe(), err = Pipe()
-        shell.standardOutput = out
-        shell.standardError = err
-        try shell.run()
-        shell.waitUntilExit()
-        XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "0\n")
-        XCTAssertEqual(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "")
+        let r = try bash("'\(CLIProcess.binary.path)' history '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[0]}\"")
+        XCTAssertEqual(r.stdout, "0\n")
+        XCTAssertEqual(r.stderr, "")
     }
 
     func testDiagnosticsCannotDriveTheTerminal() throws {

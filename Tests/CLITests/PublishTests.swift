@@ -148,16 +148,9 @@ final class PublishTests: XCTestCase {
 
     func testClosedStdoutStopsPrintingNotPublishing() throws {
         let room = freshRoom()
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", "seq 1 50000 | '\(CLIProcess.binary.path)' publish '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[1]}\""]
-        let out = Pipe(), err = Pipe()
-        shell.standardOutput = out
-        shell.standardError = err
-        try shell.run()
-        shell.waitUntilExit()
-        XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "0\n")
-        XCTAssertEqual(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "")
+        let r = try bash("seq 1 50000 | '\(CLIProcess.binary.path)' publish '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[1]}\"")
+        XCTAssertEqual(r.stdout, "0\n")
+        XCTAssertEqual(r.stderr, "")
         XCTAssertEqual(try server.run("ZCARD", "\(room):archive"), .integer(50_000), "every line was published")
     }
 

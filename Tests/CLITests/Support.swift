@@ -32,3 +32,22 @@ func jsonObject(_ line: String) throws -> [String: Any] {
 }
 
 func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+/// Runs a bash command line (a pipeline, as a user would type it) and
+/// returns what it printed on stdout and stderr.
+func bash(_ commandLine: String, timeout: TimeInterval = 60) throws -> (stdout: String, stderr: String, finished: Bool) {
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+    shell.arguments = ["-c", commandLine]
+    let out = Pipe(), err = Pipe()
+    shell.standardOutput = out
+    shell.standardError = err
+    try shell.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while shell.isRunning && Date() < deadline { usleep(10_000) }
+    let finished = !shell.isRunning
+    if !finished { shell.terminate() }
+    shell.waitUntilExit()
+    return (String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), finished)
+}
