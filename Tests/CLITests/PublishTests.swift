@@ -146,6 +146,17 @@ final class PublishTests: XCTestCase {
         }
     }
 
+    func testHugeMessageRoundTrips() throws {
+        let room = freshRoom()
+        let sub = try Subscriber(server, channels: [room])
+        let huge = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let r = try rw(["publish", room, "--whole"], stdin: huge, timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try sub.next(timeout: 20)?.payload, huge)
+        let h = try rw(["history", room, "--format", "raw"], timeout: 120)
+        XCTAssertEqual(h.stdout, huge + [0x0A], "archived as message_base64 and read back exactly")
+    }
+
     func testClosedStdoutStopsPrintingNotPublishing() throws {
         let room = freshRoom()
         let r = try bash("seq 1 50000 | '\(CLIProcess.binary.path)' publish '\(room)' -s '\(server.socketPath)' | head -n 1 >/dev/null; echo \"${PIPESTATUS[1]}\"")

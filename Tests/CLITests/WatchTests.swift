@@ -195,6 +195,21 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(try members.map { try jsonObject($0.string ?? "")["message"] as? String ?? "" }.sorted(), ["a", "a", "b"])
     }
 
+    func testArchiveIntoAKeyOfTheWrongTypeIsReportedOnceAndWatchingGoesOn() throws {
+        let room = freshRoom()
+        try server.run("SET", "\(room):archive", "a string")
+        let p = try startWatch(["\(room)*", "--archive", "-n", "3"])
+        for m in ["a", "b", "c"] {
+            try server.publish(room, Array(m.utf8))
+            usleep(50_000)  // separate batches: one notice for all of them
+        }
+        let r = p.wait()
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 3)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("WRONGTYPE"), r.stderr)
+    }
+
     func testUnreachableAndNoReconnect() throws {
         let port = try RedisServer.freePort()
         let r = try roomwarden(["watch", "-p", String(port)])
