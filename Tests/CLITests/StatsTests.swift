@@ -99,7 +99,7 @@ final class StatsTests: XCTestCase {
 
     func testTopAndSort() throws {
         try archive("room:a", agesMs: [1000, 1000, 1000])           // 3 in the last minute
-        try archive("room:b", agesMs: [1000, 7_200_000, 7_200_000, 7_200_000, 7_200_000])  // 1 recent, 5 in all
+        try archive("room:b", agesMs: [5000, 7_200_000, 7_200_000, 7_200_000, 7_200_000])  // 1 recent, 5 in all
         try archive("room:c", agesMs: [500])                        // newest
         let subs = try (0..<2).map { _ in try Subscriber(Self.own, channels: ["room:b"]) }
         let one = try Subscriber(Self.own, channels: ["room:c"])
