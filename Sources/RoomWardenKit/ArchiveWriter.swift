@@ -22,7 +22,7 @@ final class ArchiveWriter {
         envelope.removeAll(keepingCapacity: true)
         id.removeAll(keepingCapacity: true)
         ids.append(ts: ts, to: &id)
-        Envelope.appendJSON(id: id, ts: ts, channel: Array(channel), from: nil, payload: Array(payload), to: &envelope)
+        Envelope.appendJSON(id: id, ts: ts, channel: channel, from: nil, payload: payload, to: &envelope)
         batch.begin(4)
         batch.argument("ZADD")
         batch.argument(template.key(for: channel))

@@ -27,27 +27,37 @@ public struct Envelope: Sendable, Equatable {
     /// Appends the envelope's JSON: `message` for UTF-8 payloads,
     /// `message_base64` for anything else, so nothing is lost.
     public static func appendJSON(
-        id: [UInt8], ts: Int64, channel: [UInt8], from: [UInt8]?, payload: [UInt8], to out: inout [UInt8]
+        id: [UInt8], ts: Int64, channel: UnsafeRawBufferPointer, from: [UInt8]?, payload: UnsafeRawBufferPointer,
+        to out: inout [UInt8]
     ) {
         out.append(contentsOf: Keys.id)
         JSONText.appendString(id, to: &out)
         out.append(contentsOf: Keys.ts)
         JSONText.appendInteger(ts, to: &out)
         out.append(contentsOf: Keys.channel)
-        JSONText.appendLossyString(channel, to: &out)
+        JSONText.appendLossyString(raw: channel, to: &out)
         if let from {
             out.append(contentsOf: Keys.from)
             JSONText.appendLossyString(from, to: &out)
         }
-        if UTF8Check.isValid(payload) {
+        if UTF8Check.isValid(buffer: payload) {
             out.append(contentsOf: Keys.message)
-            JSONText.appendString(payload, to: &out)
+            JSONText.appendString(raw: payload, to: &out)
         } else {
             out.append(contentsOf: Keys.base64)
-            JSONText.appendBase64(payload, to: &out)
+            JSONText.appendBase64(Array(payload), to: &out)
             out.append(UInt8(ascii: "\""))
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// The same, for arrays.
+    public static func appendJSON(
+        id: [UInt8], ts: Int64, channel: [UInt8], from: [UInt8]?, payload: [UInt8], to out: inout [UInt8]
+    ) {
+        channel.withUnsafeBytes { c in
+            payload.withUnsafeBytes { p in appendJSON(id: id, ts: ts, channel: c, from: from, payload: p, to: &out) }
+        }
     }
 
     private enum Keys {

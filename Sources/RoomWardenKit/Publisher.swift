@@ -61,9 +61,9 @@ public final class Publisher {
     /// for each in order. While input keeps coming (`ready` says more is
     /// waiting), messages go out in batches, one batch on the wire while the
     /// replies of the previous one are read; when input pauses, what was read
-    /// goes out at once and `idle` is called. Stops after the batch in which a command failed and
-    /// throws what failed (exit 65 or 77), with a count of what was
-    /// published all the same.
+    /// goes out at once and `idle` is called. Stops after the batch in which
+    /// a command failed and throws what failed (exit 65 or 77), with a count
+    /// of what was published all the same.
     public func publish(
         channel: [UInt8],
         next: () throws(RoomWardenError) -> [UInt8]?,

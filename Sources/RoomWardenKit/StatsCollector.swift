@@ -139,9 +139,10 @@ public final class StatsCollector {
         // Round trip 2: subscribers of all rooms, and per archive its size,
         // newest entry and window counts (scores taken as ms).
         var second: [[[UInt8]]] = [[Array("PUBSUB".utf8), Array("NUMSUB".utf8)] + channels]
-        let archived = rooms.indices.filter { archives[rooms[$0].channel] != nil }
-        for i in archived {
-            let key = archives[rooms[i].channel]!
+        let archived: [(room: Int, key: [UInt8])] = rooms.indices.compactMap { i in
+            archives[rooms[i].channel].map { (i, $0) }
+        }
+        for (_, key) in archived {
             second.append([Array("ZCARD".utf8), key])
             second.append([Array("ZRANGE".utf8), key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)])
             for w in options.windows {
@@ -158,20 +159,20 @@ public final class StatsCollector {
             }
             for k in rooms.indices { rooms[k].subscribers = byName[rooms[k].channel] }
         }
-        var redo: [Int] = []  // lists, seconds-scored archives
+        var redo: [(room: Int, key: [UInt8])] = []  // lists, seconds-scored archives
         var r = 1
-        for i in archived {
+        for (i, key) in archived {
             let card = r2[r], last = r2[r + 1]
             let counts = r2[(r + 2)..<(r + 2 + options.windows.count)]
             r += 2 + options.windows.count
             if let line = card.errorMessage {
-                if RedisError.server(line).serverCode == "WRONGTYPE" { redo.append(i); continue }
+                if RedisError.server(line).serverCode == "WRONGTYPE" { redo.append((i, key)); continue }
                 rooms[i].note = line
                 continue
             }
             rooms[i].archived = card.integer.map(Int.init)
             if let pair = last.elements, pair.count == 2, let s = pair[1].string, let score = Double(s) {
-                if score < 1e11 { redo.append(i); continue }  // seconds: count again in seconds
+                if score < 1e11 { redo.append((i, key)); continue }  // seconds: count again in seconds
                 rooms[i].lastTs = Int64(score)
             }
             rooms[i].windowCounts = counts.map { $0.integer.map(Int.init) }
@@ -180,8 +181,7 @@ public final class StatsCollector {
         // Round trip 3, only when needed: list backlogs and archives in seconds.
         if !redo.isEmpty {
             var third: [[[UInt8]]] = []
-            for i in redo {
-                let key = archives[rooms[i].channel]!
+            for (_, key) in redo {
                 third.append([Array("TYPE".utf8), key])
                 third.append([Array("LLEN".utf8), key])
                 for w in options.windows {
@@ -192,7 +192,7 @@ public final class StatsCollector {
             }
             let r3 = try pipeline(third, doing: "reading room stats")
             var k = 0
-            for i in redo {
+            for (i, _) in redo {
                 let type = r3[k].string ?? ""
                 let len = r3[k + 1]
                 let counts = r3[(k + 2)..<(k + 2 + options.windows.count)]
