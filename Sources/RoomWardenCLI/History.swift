@@ -57,7 +57,7 @@ extension RoomWarden {
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
             if targets.contains("") { throw ValidationError("channels and patterns must not be empty") }
-            let now = Clock.nowMilliseconds()
+            let now = WallClock.nowMilliseconds()
             do {
                 let from = try since.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--since", now: now) }
                 let to = try until.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--until", now: now) }
@@ -70,7 +70,7 @@ extension RoomWarden {
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
-            let now = Clock.nowMilliseconds()
+            let now = WallClock.nowMilliseconds()
             var options = HistoryOptions()
             options.targets = targets.isEmpty ? ["room:*"] : targets
             options.template = try archive.template()
@@ -96,7 +96,7 @@ extension RoomWarden {
             let watcher = try Watcher(settings: settings, options: live, formatter: formatter, sink: sink)
             watcher.start()
             try watcher.waitUntilSubscribed()
-            let handoff = Handoff(subscribedAt: Clock.nowMilliseconds())
+            let handoff = Handoff(subscribedAt: WallClock.nowMilliseconds())
             reader.printed = handoff.archived
             reader.shouldStop = { watcher.interruption }
             try reader.run()

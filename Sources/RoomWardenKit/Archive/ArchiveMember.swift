@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Memory reused from member to member for fields that had to be unescaped.
+public struct EnvelopeScratch {
+    var text: [UInt8] = []
+    var binary: [UInt8] = []
+    public init() {}
+}
+
+/// Reads an archive member as a `MessageView` without copying what needs
+/// no unescaping: the history export's hot path.
+public enum ArchiveMember {
+    /// Calls `body` with the member as a message: an envelope's fields, or
+    /// the raw member with its score as time and the room's channel.
+    public static func read(
+        _ member: UnsafeRawBufferPointer, score: Double?, unit: ScoreUnit, channel: [UInt8],
+        scratch: inout EnvelopeScratch, _ body: (MessageView) -> Void
+    ) {
+        scratch.text.removeAll(keepingCapacity: true)
+        scratch.binary.removeAll(keepingCapacity: true)
+        if var fields = EnvelopeDecoder.decode(member, text: &scratch.text) {
+            if let b64 = fields.base64 {
+                let encoded = fields.view(b64, member, scratch.text)
+                if let bytes = JSONText.decodeBase64(encoded) {
+                    scratch.binary = bytes
+                    fields.message = nil
+                } else {
+                    fields.base64 = nil
+                }
+            }
+            let ts = fields.ts ?? score.map { unit.milliseconds($0) }
+            if let message = fields.message, let channelField = fields.channel, scratch.text.isEmpty {
+                // Every field lies in the member as it is: no copy at all.
+                let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+                body(MessageView(ts: ts,
+                                 channel: fields.view(channelField, member, empty),
+                                 id: fields.id.map { fields.view($0, member, empty) },
+                                 from: fields.from.map { fields.view($0, member, empty) },
+                                 payload: fields.view(message, member, empty)))
+                return
+            }
+            if fields.message != nil || fields.base64 != nil {
+                scratch.text.withUnsafeBytes { text in
+                    scratch.binary.withUnsafeBytes { binary in
+                        channel.withUnsafeBytes { roomChannel in
+                            let payload = fields.message.map { fields.view($0, member, text) } ?? binary
+                            body(MessageView(ts: ts,
+                                             channel: fields.channel.map { fields.view($0, member, text) } ?? roomChannel,
+                                             id: fields.id.map { fields.view($0, member, text) },
+                                             from: fields.from.map { fields.view($0, member, text) },
+                                             payload: payload))
+                        }
+                    }
+                }
+                return
+            }
+        }
+        channel.withUnsafeBytes { c in
+            body(MessageView(ts: score.map { unit.milliseconds($0) }, channel: c, payload: member))
+        }
+    }
+}

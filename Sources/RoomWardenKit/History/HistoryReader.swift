@@ -1,0 +1,196 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hiredis
+
+/// What `history` reads and how (SPEC §7).
+public struct HistoryOptions: Sendable {
+    /// Channels and patterns (default `room:*`).
+    public var targets: [String] = ["room:*"]
+    public var template: ArchiveKeyTemplate = .standard
+    /// Inclusive start, Unix ms.
+    public var since: Int64?
+    /// Exclusive end, Unix ms.
+    public var until: Int64?
+    /// The newest N in the window, printed oldest first.
+    public var last: Int?
+    /// The first N (in printing order).
+    public var limit: Int?
+    /// Newest first.
+    public var reverse = false
+    public var scoreUnit: ScoreUnit = .auto
+    /// Entries per ZRANGE page.
+    public var pageSize = 1000
+
+    public init() {}
+}
+
+/// Streams archives by time window, merged across rooms in time order,
+/// page by page with a score cursor: constant memory, short server calls.
+public final class HistoryReader {
+    private let connection: Connection
+    private let options: HistoryOptions
+    private var formatter: MessageFormatter
+    private let sink: OutputSink
+    /// Called for every message printed (history --follow remembers them).
+    public var printed: ((MessageView) -> Void)?
+    private var scratch = EnvelopeScratch()
+    /// Checked between pages: a reason to stop (an interrupt).
+    public var shouldStop: (() -> RoomWardenError?)?
+
+    public init(connection: Connection, options: HistoryOptions, formatter: MessageFormatter, sink: OutputSink) {
+        self.connection = connection
+        self.options = options
+        self.formatter = formatter
+        self.sink = sink
+    }
+
+    /// Prints the window.
+    public func run() throws(RoomWardenError) {
+        let rooms = try ArchiveDiscovery.rooms(connection, targets: options.targets, template: options.template)
+        for room in rooms {
+            switch room.kind {
+            case .other(let type):
+                throw .data("archive key '\(name(room.key))' holds a \(type), not a sorted set (or a list backlog); check --archive-key")
+            case .list where options.since != nil || options.until != nil:
+                throw .usage("archive key '\(name(room.key))' is a list (an LPUSH backlog) with no times: only --last N applies to it; drop --since/--until")
+            case .missing where !ArchiveDiscovery.isPattern(String(decoding: room.channel, as: UTF8.self)):
+                printDiagnostic("no archive for \(name(room.channel)) (key '\(name(room.key))' does not exist)")
+            default: break
+            }
+        }
+        let sets = rooms.filter { $0.kind == .sortedSet }
+        let lists = rooms.filter { $0.kind == .list }
+        var remaining = options.limit ?? .max
+        if !sets.isEmpty { try merge(sets, remaining: &remaining) }
+        for list in lists where remaining > 0 { try readList(list, remaining: &remaining) }
+        try sink.flush()
+    }
+
+    private func name(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
+
+    // MARK: Sorted sets
+
+    /// Merges the rooms' streams by time. `--last N` reads newest first and
+    /// prints the N it kept oldest first (unless --reverse).
+    private func merge(_ rooms: [ArchivedRoom], remaining: inout Int) throws(RoomWardenError) {
+        let newestFirst = options.reverse || options.last != nil
+        let fetcher = PageFetcher(connection: connection)
+        let perRoom = max(50, min(options.pageSize, 200_000 / max(rooms.count, 1)))
+        // --last without --reverse keeps the newest N and prints them
+        // oldest first, then --limit applies to what it prints.
+        let keepingLast = options.last != nil && !options.reverse
+        let want = keepingLast ? options.last ?? .max : min(options.last ?? .max, remaining)
+        var streams: [RoomStream] = []
+        for room in rooms {
+            let seconds = try scoresAreSeconds(room.key)
+            streams.append(RoomStream(room: room, seconds: seconds, options: options, newestFirst: newestFirst,
+                                      pageSize: min(perRoom, want), fetcher: fetcher))
+        }
+        for s in streams { try s.request() }
+        var heap = StreamHeap(newestFirst: newestFirst)
+        for (i, s) in streams.enumerated() where try s.fill() { heap.push(i, s.headOrder) }
+        var kept: [(member: [UInt8], score: Double, unit: ScoreUnit, stream: Int)] = []
+        var taken = 0
+        while taken < want, let i = heap.pop() {
+            let s = streams[i]
+            taken += 1
+            if keepingLast {
+                try s.withHead { (member, score) throws(RoomWardenError) in kept.append((Array(member), score, s.unit(options.scoreUnit), i)) }
+            } else {
+                try s.withHead { (member, score) throws(RoomWardenError) in
+                    try emit(member, score: score, unit: s.unit(options.scoreUnit), channel: s.room.channel)
+                }
+                remaining -= 1
+            }
+            s.advance()
+            if taken % options.pageSize == 0, let stop = shouldStop?() { throw stop }
+            if try s.fill() { heap.push(i, s.headOrder) }
+        }
+        for entry in kept.reversed() where remaining > 0 {
+            try emit(entry.member, score: entry.score, unit: entry.unit, channel: streams[entry.stream].room.channel)
+            remaining -= 1
+        }
+    }
+
+    /// `--score-unit auto` decides per key: seconds if its newest score is
+    /// below 1e11.
+    private func scoresAreSeconds(_ key: [UInt8]) throws(RoomWardenError) -> Bool {
+        switch options.scoreUnit {
+        case .seconds: return true
+        case .milliseconds: return false
+        case .auto:
+            let reply = try ArchiveDiscovery.pipelined(connection, [[Array("ZRANGE".utf8), key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)]], doing: "reading \(name(key))")[0]
+            if let line = reply.errorMessage { throw RoomWardenError.from(.server(line), doing: "reading '\(name(key))'", endpoint: connection.endpoint) }
+            guard let parts = reply.elements, parts.count == 2, let s = parts[1].string, let score = Double(s) else { return false }
+            return score < 1e11
+        }
+    }
+
+    /// Formats one member: an envelope's fields, or the raw member.
+    private func emit(_ member: UnsafeRawBufferPointer, score: Double?, unit: ScoreUnit, channel: [UInt8]) throws(RoomWardenError) {
+        ArchiveMember.read(member, score: score, unit: unit, channel: channel, scratch: &scratch) { view in
+            formatter.append(view, to: &sink.buffer)
+            printed?(view)
+        }
+        try sink.flushIfFull()
+    }
+
+    private func emit(_ member: [UInt8], score: Double?, unit: ScoreUnit? = nil, channel: [UInt8]) throws(RoomWardenError) {
+        let unit = unit ?? options.scoreUnit
+        let result = member.withUnsafeBytes { m in
+            Result { () throws(RoomWardenError) in try emit(m, score: score, unit: unit, channel: channel) }
+        }
+        try result.get()
+    }
+
+    // MARK: Lists
+
+    /// A list backlog (LPUSH: index 0 is the newest), read in pages from
+    /// the oldest end, or only its newest N with --last.
+    private func readList(_ room: ArchivedRoom, remaining: inout Int) throws(RoomWardenError) {
+        let page = options.pageSize
+        var want = min(options.last ?? .max, remaining)
+        if let last = options.last {
+            // Newest N: indexes 0...N-1, printed oldest first unless --reverse.
+            var entries: [[UInt8]] = []
+            var start = 0
+            while start < last {
+                let stop = min(start + page, last) - 1
+                let members = try lrange(room.key, start, stop)
+                entries += members
+                if members.count < stop - start + 1 { break }
+                start = stop + 1
+            }
+            for e in (options.reverse ? entries : entries.reversed()) where want > 0 {
+                try emit(e, score: nil, channel: room.channel)
+                want -= 1
+                remaining -= 1
+            }
+            return
+        }
+        var offset = 0
+        while want > 0 {
+            // Oldest first: from the tail (-1) towards the head.
+            let members: [[UInt8]]
+            if options.reverse {
+                members = try lrange(room.key, offset, offset + page - 1)
+            } else {
+                members = try lrange(room.key, -(offset + page), -(offset + 1)).reversed()
+            }
+            for m in members where want > 0 {
+                try emit(m, score: nil, channel: room.channel)
+                want -= 1
+                remaining -= 1
+            }
+            if members.count < page { break }
+            offset += page
+        }
+    }
+
+    private func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) throws(RoomWardenError) -> [[UInt8]] {
+        let reply = try ArchiveDiscovery.pipelined(connection, [[Array("LRANGE".utf8), key, Array(String(start).utf8), Array(String(stop).utf8)]], doing: "reading \(name(key))")[0]
+        if let line = reply.errorMessage { throw RoomWardenError.from(.server(line), doing: "reading '\(name(key))'", endpoint: connection.endpoint) }
+        return reply.elements?.compactMap { $0.bytes } ?? []
+    }
+}

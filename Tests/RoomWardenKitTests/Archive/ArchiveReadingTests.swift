@@ -1,0 +1,47 @@
+import Foundation
+import RoomWardenKit
+import XCTest
+
+/// Reading archive members back: envelopes, other writers' members, score bounds.
+final class ArchiveReadingTests: XCTestCase {
+    let now: Int64 = 1_795_300_045_123  // 2026-11-21T22:27:25.123Z
+
+    func testEnvelopeRoundTrip() {
+        let payloads: [[UInt8]] = [Array("hé \"q\" \\ \n 😀".utf8), [0xFF, 0x00], [], Array("\u{1}\u{1F}".utf8)]
+        for p in payloads {
+            let e = Envelope(id: "x-1", ts: now, channel: Array("room:a".utf8), from: "bob", payload: p)
+            let back = ArchiveEntry(member: e.json, score: 5, unit: .auto, channel: Array("room:other".utf8))
+            XCTAssertEqual(back.payload, p)
+            XCTAssertEqual(back.ts, now)
+            XCTAssertEqual(back.id, "x-1")
+            XCTAssertEqual(back.from, "bob")
+            XCTAssertEqual(back.channel, Array("room:a".utf8))
+        }
+    }
+
+    func testEnvelopesByOtherWritersAndRawMembers() {
+        let spaced = Array(#" { "ts" : 1795300045123 , "extra": {"nested": [1, "}"]}, "message": "caf\u00e9 \ud83d\ude00" } "#.utf8)
+        var e = ArchiveEntry(member: spaced, score: 1, unit: .auto, channel: Array("room:a".utf8))
+        XCTAssertEqual(e.payload, Array("café 😀".utf8))
+        XCTAssertEqual(e.ts, now)
+        XCTAssertEqual(e.channel, Array("room:a".utf8), "no channel in the envelope: the key's")
+        // Not envelopes: shown raw, with the score as their time.
+        for raw in [#"{"message":"no ts"}"#, #"{"ts":1,"nomessage":true}"#, "plain text", #"{"ts":1.5,"message":"x"}"#, "{}"] {
+            e = ArchiveEntry(member: Array(raw.utf8), score: 1_795_300_045, unit: .auto, channel: Array("room:a".utf8))
+            XCTAssertEqual(e.payload, Array(raw.utf8), raw)
+            XCTAssertEqual(e.ts, 1_795_300_045_000, "seconds below 1e11")
+            XCTAssertNil(e.id)
+        }
+        XCTAssertEqual(ArchiveEntry(member: [0x41], score: 1_795_300_045_123, unit: .auto, channel: []).ts, now)
+        XCTAssertEqual(ArchiveEntry(member: [0x41], score: 1_795_300_045, unit: .milliseconds, channel: []).ts, 1_795_300_045)
+        XCTAssertEqual(ArchiveEntry(member: [0x41], score: 1_795_300_045.5, unit: .seconds, channel: []).ts, 1_795_300_045_500)
+        XCTAssertNil(ArchiveEntry(member: [0x41], score: nil, unit: .auto, channel: []).ts)
+    }
+
+    func testScoreBounds() {
+        XCTAssertEqual(ScoreUnit.score(forMilliseconds: 1_795_300_045_123, seconds: false), "1795300045123")
+        XCTAssertEqual(ScoreUnit.score(forMilliseconds: 1_795_300_045_123, seconds: true), "1795300045.123")
+        XCTAssertEqual(ScoreUnit.score(forMilliseconds: 1_795_300_045_007, seconds: true), "1795300045.007")
+        XCTAssertEqual(ScoreUnit.score(forMilliseconds: 1_795_300_045_000, seconds: true), "1795300045")
+    }
+}
