@@ -25,12 +25,16 @@ public struct WatchOptions: Sendable {
     public var reconnect = true
     /// Archive every observed message here (`--archive`).
     public var archive: ArchiveKeyTemplate?
+    /// Also SUBSCRIBE to this private channel, for a `Handoff`'s marker; a
+    /// refusal by the ACL is no error.
+    public var markerChannel: String?
 
     public init() {}
 }
 
 /// The all-rooms observer. One thread drains the socket into a bounded
 /// queue as fast as Redis sends; the calling thread formats and writes.
+/// When the watch ends, every thread it started returns.
 public final class Watcher {
     private let settings: ConnectionSettings
     private let options: WatchOptions
@@ -38,17 +42,22 @@ public final class Watcher {
     private let sink: OutputSink
     private let grep: NSRegularExpression?
     private let ignore: [Glob]
-    private let subscriptions: [Glob]
-    private let channelSubscriptions: [[UInt8]]
     private let mayRepeat: Bool
-    private var channelInfo: [[UInt8]: (copies: Int, ignored: Bool)] = [:]
-    private var skip = 0
-    private var lastChannel: [UInt8] = []
-    private var lastPayload: [UInt8] = []
+    private var ignored: [[UInt8]: Bool] = [:]
+    private var copies = CopyFilter()
     private var printed = 0
     private let archive: ArchiveWriter?
+    private var queue: WatchQueue?
+    private var interrupts: Interrupts?
+    /// Decides, for a live message, whether to print it: the marker and
+    /// what `history --follow` already printed from the archive are not.
+    public var handoff: Handoff?
 
     public init(settings: ConnectionSettings, options: WatchOptions, formatter: MessageFormatter, sink: OutputSink) throws(RoomWardenError) {
+        var options = options
+        // Redis holds a repeated subscription once.
+        options.patterns = Watcher.unique(options.patterns)
+        options.channels = Watcher.unique(options.channels)
         self.settings = settings
         self.options = options
         self.formatter = formatter
@@ -61,17 +70,11 @@ public final class Watcher {
             grep = nil
         }
         ignore = options.ignore.map { Glob($0) }
-        subscriptions = options.patterns.map { Glob($0) }
-        channelSubscriptions = options.channels.map { Array($0.utf8) }
-        mayRepeat = options.patterns.count + options.channels.count > 1
-        archive = options.archive.map { ArchiveWriter(settings: settings, template: $0) }
+        mayRepeat = options.patterns.count + options.channels.count + (options.markerChannel == nil ? 0 : 1) > 1
+        archive = options.archive.map {
+            ArchiveWriter(settings: settings, template: $0, timeout: .seconds(30), capacity: min(options.bufferBytes, 64 << 20))
+        }
     }
-
-    private var queue: WatchQueue?
-    private var signalSources: [DispatchSourceSignal] = []
-    /// Decides, for a live message, whether to print it (history --follow
-    /// drops the ones it already printed from the archive).
-    public var admit: ((_ channel: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Bool)?
 
     /// Watches until a stop condition. Returns for exit 0; throws the
     /// failure (its exit code) otherwise.
@@ -85,25 +88,26 @@ public final class Watcher {
     public func start() {
         let queue = WatchQueue(capacity: options.bufferBytes)
         self.queue = queue
-        signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { queue.finish(.signal(sig)) }
-            source.resume()
-            return source
-        }
+        interrupts = Interrupts { queue.finish(.signal($0)) }
         StdoutWatch.start(queue: queue)
         let settings = self.settings, options = self.options
+        queue.readerRunning(true)
         let reader = Thread { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
+        reader.name = "rw-subscription"
         reader.stackSize = 1 << 20
         reader.start()
     }
 
     /// Waits until the server confirmed every subscription; throws if the
-    /// watch ended first (unreachable, refused, interrupted).
-    public func waitUntilSubscribed() throws(RoomWardenError) {
-        guard let queue else { return }
-        if let end = queue.waitUntilSubscribed() { throw Watcher.error(for: end) ?? .stdoutClosed }
+    /// watch ended first (unreachable, refused, interrupted). Returns why
+    /// the server refused the marker channel, if it did.
+    @discardableResult
+    public func waitUntilSubscribed() throws(RoomWardenError) -> String? {
+        guard let queue else { return nil }
+        switch queue.waitUntilSubscribed() {
+        case .success(let state): return state.markerRefused
+        case .failure(let e): throw Watcher.error(for: e.end) ?? .stdoutClosed
+        }
     }
 
     /// The exit for an interrupt, if one came (history --follow checks it
@@ -116,15 +120,29 @@ public final class Watcher {
     private static func error(for end: WatchQueue.End) -> RoomWardenError? {
         switch end {
         case .signal(let sig): return RoomWardenError(exitCode: 128 + sig, "")
-        case .stdoutClosed: return nil
+        case .stdoutClosed, .done: return nil
         case .failed(let error): return error
         }
     }
 
-    /// Prints what the reader thread queues, until a stop condition.
+    /// Prints what the reader thread queues, until a stop condition. Then
+    /// stops the reader, and writes or reports what `--archive` still
+    /// holds. A signal decides the exit code, whatever else happened
+    /// after it.
     public func consume() throws(RoomWardenError) {
         guard let queue else { return }
-        defer { signalSources.forEach { $0.cancel() } }
+        let outcome = Result { () throws(RoomWardenError) in try printUntilEnd(queue) }
+        queue.finish(.done)
+        let interrupted: Int32?
+        if case .signal(let sig)? = queue.ended { interrupted = sig } else { interrupted = nil }
+        archive?.finish(waitingUpTo: interrupted == nil ? 30_000 : 300)
+        _ = queue.waitForReader(milliseconds: interrupted == nil ? 2_000 : 100)
+        if let interrupted { throw RoomWardenError(exitCode: 128 + interrupted, "") }
+        interrupts?.cancel()
+        try outcome.get()
+    }
+
+    private func printUntilEnd(_ queue: WatchQueue) throws(RoomWardenError) {
         let started = Monotonic.milliseconds()
         var lastMessage = started
         while true {
@@ -132,6 +150,12 @@ public final class Watcher {
             if let d = options.durationMilliseconds { deadline = started + d }
             if let w = options.waitMilliseconds { deadline = min(deadline ?? .max, lastMessage + w) }
             let (items, end) = queue.take(until: deadline)
+            if case .signal? = end {
+                // Print what was already received, then go.
+                for case .messages(let batch) in items where printed < options.count ?? .max { try process(batch) }
+                try sink.flush()
+                return
+            }
             var released = 0
             let before = printed
             for item in items {
@@ -140,15 +164,20 @@ public final class Watcher {
                     released += batch.footprint
                     if printed < options.count ?? .max { try process(batch) }
                 case .dropped(let n, let from, let to):
+                    copies.reset()
                     try sink.flush()
                     printDiagnostic("buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to)): stdout was not read fast enough")
                 case .notice(let text):
                     try sink.flush()
                     printDiagnostic(text)
+                case .linkOpened:
+                    copies.reset()
+                case .subscribed(let at):
+                    handoff?.linkConfirmed(atMonotonic: at)
                 }
             }
             queue.release(released)
-            try archive?.commit()
+            archive?.commit()
             if printed > before { lastMessage = Monotonic.milliseconds() }
             if let count = options.count, printed >= count {
                 try sink.flush()
@@ -172,27 +201,16 @@ public final class Watcher {
     }
 
     /// Formats one batch: drops repeated deliveries of one PUBLISH,
-    /// ignored channels and non-matching messages.
+    /// the handoff's marker and duplicates, ignored channels and
+    /// non-matching messages.
     private func process(_ batch: MessageBatch) throws(RoomWardenError) {
         let limit = options.count ?? .max
         let ts = batch.receivedAt
         var writeFailure: RoomWardenError?
         batch.forEach { (pattern, channel, payload) -> Bool in
-            if mayRepeat || !ignore.isEmpty {
-                if skip > 0 {
-                    skip -= 1
-                    if channel.elementsEqual(lastChannel) && payload.elementsEqual(lastPayload) { return true }
-                    skip = 0
-                }
-                let info = lookup(channel)
-                if info.copies > 1 {
-                    skip = info.copies - 1
-                    lastChannel = Array(channel)
-                    lastPayload = Array(payload)
-                }
-                if info.ignored { return true }
-            }
-            if let admit, !admit(channel, payload) { return true }
+            if mayRepeat && copies.isCopy(pattern: pattern, channel: channel, payload: payload) { return true }
+            if let handoff, !handoff.admit(channel: channel, payload: payload) { return true }
+            if !ignore.isEmpty && isIgnored(channel) { return true }
             if let grep {
                 let text = String(decoding: payload, as: UTF8.self)
                 if grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil { return true }
@@ -213,17 +231,18 @@ public final class Watcher {
         try sink.flushIfFull()
     }
 
-    /// How many copies of one PUBLISH to `channel` Redis sends us, and
-    /// whether it is ignored.
-    private func lookup(_ channel: UnsafeRawBufferPointer) -> (copies: Int, ignored: Bool) {
+    private func isIgnored(_ channel: UnsafeRawBufferPointer) -> Bool {
         let key = Array(channel)
-        if let known = channelInfo[key] { return known }
-        var copies = subscriptions.filter { $0.matches(channel) }.count
-        copies += channelSubscriptions.filter { $0 == key }.count
-        let info = (copies: max(copies, 1), ignored: ignore.contains { $0.matches(channel) })
-        if channelInfo.count > 100_000 { channelInfo.removeAll() }
-        channelInfo[key] = info
-        return info
+        if let known = ignored[key] { return known }
+        let answer = ignore.contains { $0.matches(channel) }
+        if ignored.count > 100_000 { ignored.removeAll() }
+        ignored[key] = answer
+        return answer
+    }
+
+    private static func unique(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
     }
 
     static func clock(_ ms: Int64) -> String {
@@ -236,4 +255,39 @@ public final class Watcher {
     static func span(_ ms: Int64) -> String {
         ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
+}
+
+/// Tells the copies of one PUBLISH that overlapping subscriptions bring
+/// from a new message, exactly, without matching any pattern: Redis sends
+/// the copies back to back, the channel subscription's first, then one
+/// per matching pattern (`pubsubPublishMessage`), and never two copies of
+/// one PUBLISH through one subscription. So a message is a copy of the one
+/// before it when it has the same channel and payload and comes through a
+/// pattern that message has not come through yet.
+struct CopyFilter {
+    private var channel: [UInt8] = []
+    private var payload: [UInt8] = []
+    private var patterns: [[UInt8]] = []
+    private var active = false
+
+    /// True if this delivery is another copy of the message before it.
+    mutating func isCopy(pattern: UnsafeRawBufferPointer?, channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
+        if active, let pattern, channel.elementsEqual(self.channel), payload.elementsEqual(self.payload),
+           !patterns.contains(where: { pattern.elementsEqual($0) }) {
+            patterns.append(Array(pattern))
+            return true
+        }
+        active = true
+        self.channel.removeAll(keepingCapacity: true)
+        self.channel.append(contentsOf: channel)
+        self.payload.removeAll(keepingCapacity: true)
+        self.payload.append(contentsOf: payload)
+        patterns.removeAll(keepingCapacity: true)
+        if let pattern { patterns.append(Array(pattern)) }
+        return false
+    }
+
+    /// Forgets the last message: what comes next is new (a new link, or
+    /// messages dropped in between).
+    mutating func reset() { active = false }
 }
