@@ -180,3 +180,153 @@ final class FixtureTests: XCTestCase {
         XCTAssertNil(own.processID)
     }
 }
+
+/// The Redis Cluster fixture: up, addressable, failing over, migrating.
+final class ClusterFixtureTests: XCTestCase {
+    static var cluster: RedisCluster?
+    static var startError: Error?
+
+    override class func setUp() {
+        let start = Date()
+        do { cluster = try RedisCluster.shared() } catch { startError = error }
+        print("RedisCluster.shared() ready in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+
+    private func fixture() throws -> RedisCluster {
+        if let error = Self.startError { throw error }
+        return try XCTUnwrap(Self.cluster)
+    }
+
+    func testComesUpWithThreePrimariesAndTheirReplicas() throws {
+        let cluster = try fixture()
+        let nodes = try cluster.nodes()
+        XCTAssertEqual(nodes.count, 6)
+        XCTAssertEqual(nodes.filter(\.isPrimary).count, 3)
+        XCTAssertEqual(nodes.filter(\.isPrimary).reduce(0) { $0 + $1.slots.reduce(0) { $0 + $1.count } }, 16384)
+        for replica in nodes where !replica.isPrimary {
+            XCTAssertTrue(nodes.contains { $0.id == replica.primaryID && $0.isPrimary }, "\(replica)")
+        }
+        XCTAssertEqual(Set(nodes.compactMap(\.processID)).count, 6)
+    }
+
+    func testKeySetThroughItsOwnerReadsBack() throws {
+        let cluster = try fixture()
+        let key = "fixture:{owner}"
+        let slot = try cluster.keySlot(key)
+        let owner = try cluster.primary(forKey: key)
+        XCTAssertTrue(owner.slots.contains { $0.contains(slot) })
+        let c = try cluster.connect(to: owner, timeout: .seconds(2))
+        XCTAssertEqual(try c.command("SET", key, "v"), .status("OK"))
+        XCTAssertEqual(try c.command("GET", key), .bulk(Array("v".utf8)))
+        let other = try XCTUnwrap(try cluster.primaries().first { $0.id != owner.id })
+        let moved = try cluster.connect(to: other, timeout: .seconds(2)).command("GET", key)
+        XCTAssertEqual(moved.errorMessage, "MOVED \(slot) 127.0.0.1:\(owner.announcedPort)")
+    }
+
+    func testFailoverSwapsRoles() throws {
+        let cluster = try fixture()
+        let key = "fixture:{failover}"
+        let old = try cluster.primary(forKey: key)
+        try cluster.connect(to: old, timeout: .seconds(2)).command("SET", key, "kept").check()
+        let replica = try XCTUnwrap(try cluster.replicas(of: old).first)
+        let start = Date()
+        let new = try cluster.failover(replicaOf: old)
+        print("cluster failover took \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        XCTAssertEqual(new.id, replica.id)
+        XCTAssertTrue(new.isPrimary)
+        XCTAssertEqual(new.slots, old.slots)
+        XCTAssertEqual(try cluster.node(port: old.port).primaryID, new.id)
+        XCTAssertEqual(try cluster.primary(forKey: key).port, new.port)
+        XCTAssertEqual(try cluster.connect(to: new, timeout: .seconds(2)).command("GET", key), .bulk(Array("kept".utf8)))
+    }
+
+    func testMigrateSlotMovesTheSlotAndTheKey() throws {
+        let cluster = try fixture()
+        let key = "fixture:{migrate}"
+        let slot = try cluster.keySlot(key)
+        let source = try cluster.primary(forSlot: slot)
+        let target = try XCTUnwrap(try cluster.primaries().first { $0.id != source.id })
+        try cluster.connect(to: source, timeout: .seconds(2)).command("SET", key, "moving").check()
+        try cluster.migrateSlot(slot, from: source, to: target)
+        XCTAssertEqual(try cluster.primary(forSlot: slot).id, target.id)
+        XCTAssertEqual(try cluster.connect(to: target, timeout: .seconds(2)).command("GET", key), .bulk(Array("moving".utf8)))
+        XCTAssertEqual(try cluster.connect(to: source, timeout: .seconds(2)).command("GET", key).errorMessage,
+                       "MOVED \(slot) 127.0.0.1:\(target.announcedPort)")
+    }
+
+    func testMigrationInStepsAnswersAskInTheMiddle() throws {
+        let cluster = try fixture()
+        let key = "fixture:{steps}"
+        let slot = try cluster.keySlot(key)
+        let source = try cluster.primary(forSlot: slot)
+        let target = try XCTUnwrap(try cluster.primaries().first { $0.id != source.id })
+        let onSource = try cluster.connect(to: source, timeout: .seconds(2))
+        try onSource.command("SET", key, "one").check()
+        let migration = try cluster.beginMigration(slot: slot, from: source, to: target)
+        XCTAssertEqual(try onSource.command("GET", key), .bulk(Array("one".utf8)), "not moved yet: the source answers")
+        XCTAssertEqual(try migration.moveKeys(), 1)
+        XCTAssertEqual(try onSource.command("GET", key).errorMessage, "ASK \(slot) 127.0.0.1:\(target.announcedPort)")
+        let onTarget = try cluster.connect(to: target, timeout: .seconds(2))
+        try onTarget.command("ASKING").check()
+        XCTAssertEqual(try onTarget.command("GET", key), .bulk(Array("one".utf8)))
+        try migration.finish()
+        XCTAssertEqual(try cluster.primary(forSlot: slot).id, target.id)
+        XCTAssertEqual(try onTarget.command("GET", key), .bulk(Array("one".utf8)))
+    }
+
+    func testKill9PromotesTheReplicaAndRestartRejoinsAsReplica() throws {
+        let cluster = try fixture()
+        let victim = try XCTUnwrap(try cluster.primaries().last)
+        let replica = try XCTUnwrap(try cluster.replicas(of: victim).first)
+        let start = Date()
+        try cluster.kill9(victim)
+        try cluster.waitHealthy()
+        print("cluster promotion after kill -9 took \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        XCTAssertTrue(try cluster.node(port: replica.port).isPrimary)
+        XCTAssertFalse(try cluster.node(port: victim.port).isAlive)
+        try cluster.restart(victim)
+        let back = try cluster.node(port: victim.port)
+        XCTAssertTrue(back.isAlive)
+        XCTAssertEqual(back.primaryID, replica.id)
+    }
+}
+
+/// A cluster whose nodes are reached through fault proxies.
+final class ProxiedClusterFixtureTests: XCTestCase {
+    static var cluster: RedisCluster?
+    static var startError: Error?
+
+    override class func setUp() {
+        let start = Date()
+        do { cluster = try RedisCluster(password: "cluster-secret", proxied: true) } catch { startError = error }
+        print("proxied RedisCluster started in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+
+    override class func tearDown() {
+        for server in cluster?.servers ?? [] { server.stop() }
+        cluster = nil
+    }
+
+    func testTopologyNamesTheProxiesAndAFrozenProxyIsAnUnreachableNode() throws {
+        if let error = Self.startError { throw error }
+        let cluster = try XCTUnwrap(Self.cluster)
+        let key = "fixture:{proxied}"
+        let owner = try cluster.primary(forKey: key)
+        let proxy = try cluster.proxy(owner)
+        XCTAssertEqual(owner.announcedPort, proxy.port)
+        XCTAssertNotEqual(owner.announcedPort, owner.port)
+        let slots = try cluster.connect(toPort: owner.port, timeout: .seconds(2)).command("CLUSTER", "SLOTS")
+        let announced = Set((slots.elements ?? []).compactMap { $0.elements?[2].elements?[1].integer }.map(Int.init))
+        XCTAssertEqual(announced, Set(try cluster.primaries().map(\.announcedPort)))
+        let c = try cluster.connect(to: owner, timeout: .milliseconds(500))
+        XCTAssertEqual(try c.command("SET", key, "v"), .status("OK"))
+        proxy.freeze()
+        XCTAssertThrowsError(try c.command("GET", key)) { error in
+            guard case RedisError.timeout = error else { return XCTFail("got \(error)") }
+        }
+        try cluster.waitHealthy(timeout: 5)  // the bus is direct: nobody fails the node over
+        XCTAssertTrue(try cluster.node(port: owner.port).isPrimary)
+        proxy.thaw()
+        XCTAssertEqual(try cluster.connect(to: owner, timeout: .seconds(2)).command("GET", key), .bulk(Array("v".utf8)))
+    }
+}
