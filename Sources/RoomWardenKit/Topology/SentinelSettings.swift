@@ -25,6 +25,16 @@ public struct SentinelSettings: Sendable, Equatable {
         self.connectTimeout = connectTimeout
     }
 
+    /// A `--sentinel` value: `host`, `host:port` or `[v6]:port`, port 26379
+    /// unless given. A bad one is a usage error (64).
+    public static func address(_ text: String) throws(RoomWardenError) -> Endpoint {
+        do {
+            return try SentinelURL.endpoint(Substring(text), safe: text)
+        } catch {
+            throw .usage("bad --sentinel '\(text)': use HOST or HOST:PORT (port \(SentinelURL.defaultPort) by default)")
+        }
+    }
+
     /// Opens an authenticated connection to one sentinel, its replies
     /// bounded by `connectTimeout`. 69 when it cannot be reached, 77 when
     /// it refuses the credentials.

@@ -67,6 +67,18 @@ final class SentinelURLTests: XCTestCase {
         }
     }
 
+    func testSentinelFlagAddresses() throws {
+        XCTAssertEqual(try SentinelSettings.address("10.0.0.1"), .tcp(host: "10.0.0.1", port: 26379))
+        XCTAssertEqual(try SentinelSettings.address("s.example:5000"), .tcp(host: "s.example", port: 5000))
+        XCTAssertEqual(try SentinelSettings.address("[::1]:5001"), .tcp(host: "::1", port: 5001))
+        for bad in ["", ":1", "h:0", "h:x", "[::1"] {
+            XCTAssertThrowsError(try SentinelSettings.address(bad), bad) { error in
+                XCTAssertEqual((error as? RoomWardenError)?.exitCode, 64)
+                XCTAssertTrue((error as? RoomWardenError)?.message.hasPrefix("bad --sentinel") ?? false)
+            }
+        }
+    }
+
     func testRedacted() {
         XCTAssertEqual(SentinelURL.redacted("redis-sentinel://u:pw@h1,h2/1?sentinel_password=spw#m"),
                        "redis-sentinel://u:***@h1,h2/1?sentinel_password=***#m")
