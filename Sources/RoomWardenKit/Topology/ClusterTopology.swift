@@ -414,6 +414,45 @@ public final class ClusterTopology {
         return (open, failed)
     }
 
+    // MARK: Connections of their own
+
+    /// A new connection to `endpoint`, kept out of the pool: for a
+    /// subscriber (a subscribed connection runs no other command), such as
+    /// `SSUBSCRIBE` on each shard's primary for sharded pub/sub.
+    public func openDedicated(to endpoint: Endpoint) throws(RoomWardenError) -> Connection {
+        let made = try connect(endpoint)
+        if !seeds.contains(endpoint) { seeds.append(endpoint) }
+        return made
+    }
+
+    /// A new connection, kept out of the pool, to the first node that
+    /// answers, trying no node in `avoiding` (addresses as
+    /// `Endpoint.description`: the node that just failed) and the nodes
+    /// the cluster says are failed last; for watch, whose one PSUBSCRIBE
+    /// on any node sees every room, to move at once when its node fails.
+    /// The map is refreshed first when a node fails to answer. 69 naming
+    /// every node tried when none answers.
+    public func openAnyNode(avoiding: Set<String> = []) throws(RoomWardenError) -> (node: ClusterNode, connection: Connection) {
+        var tried: [String] = []
+        var lastReason = ""
+        for round in 0..<2 {
+            if round == 1 { try refreshIfPossible() }
+            let nodes = map.nodes.filter { !avoiding.contains($0.endpoint.description) }
+            let ordered = nodes.filter { $0.health != .failed } + nodes.filter { $0.health == .failed }
+            for node in ordered where !tried.contains(node.endpoint.description) {
+                do {
+                    return (node, try openDedicated(to: node.endpoint))
+                } catch {
+                    if error.exitCode == 77 { throw error }
+                    tried.append(node.endpoint.description)
+                    lastReason = ClusterTopology.stripped(error.message)
+                }
+            }
+        }
+        throw RoomWardenError.unreachable(
+            "no node of the Redis Cluster answered (tried \(tried.joined(separator: ", "))): \(lastReason); check that the cluster is up (redis-cli -c cluster info)")
+    }
+
     // MARK: Errors
 
     /// The shard of the map that `node` is primary of, if any.
