@@ -55,8 +55,9 @@ public final class ClusterTopology {
     private var useSlots = false
 
     /// Learns the map through `seed`, an open connection to any node (a
-    /// replica will do), which joins the pool. `seedEndpoint` is where it
-    /// goes (`seed.endpoint` by default).
+    /// replica, or a unix socket, will do), which joins the pool under the
+    /// address the map gives its node (`CLUSTER MYID`). 69/77 as
+    /// `RoomWardenError.from` maps a failure to read the map.
     public init(seed: Connection, connect: @escaping Connect, retryFor: Duration = .seconds(30)) throws(RoomWardenError) {
         self.connect = connect
         self.retryFor = retryFor
@@ -341,7 +342,7 @@ public final class ClusterTopology {
             case .server(let line, let node):
                 return .unreachable("gave up \(doing): \(node.endpoint) still answers '\(line)' after retrying \(within); check the cluster (redis-cli -c cluster info)")
             case .lost(let node, let reason):
-                return topology.unreachablePrimary(node, reason: reason, within: within)
+                return topology.unreachablePrimary(node, reason: reason, doing: doing, within: within)
             }
         }
     }
@@ -373,8 +374,8 @@ public final class ClusterTopology {
             let unserved = map.unservedSlots
             if missing.isEmpty, unserved.isEmpty, !open.isEmpty { return open }
             guard budget.wait() else {
-                if let (node, reason) = missing.first {
-                    throw unreachablePrimaries(missing, reason: reason, node: node, doing: doing, within: "within \(budget.totalDescription) (--retry-for)")
+                if !missing.isEmpty {
+                    throw unreachablePrimaries(missing, doing: doing, within: "within \(budget.totalDescription) (--retry-for)")
                 }
                 throw RoomWardenError.unreachable(
                     "cannot finish \(doing): slots \(ClusterShard.describe(unserved)) are served by no node of the Redis Cluster; its answer would be partial (check redis-cli -c cluster info)")
@@ -461,16 +462,20 @@ public final class ClusterTopology {
         return ClusterShard.describe(ranges)
     }
 
-    func unreachablePrimary(_ node: ClusterNode, reason: String, within: String) -> RoomWardenError {
-        unreachablePrimaries([(node, reason)], reason: reason, node: node, doing: nil, within: within)
+    func unreachablePrimary(_ node: ClusterNode, reason: String, doing: String, within: String) -> RoomWardenError {
+        unreachablePrimaries([(node, reason)], doing: doing, within: within)
     }
 
-    private func unreachablePrimaries(_ missing: [(ClusterNode, String)], reason: String, node: ClusterNode, doing: String?, within: String) -> RoomWardenError {
+    /// 69 naming each primary that cannot be reached and its slots, with
+    /// the first one's reason.
+    private func unreachablePrimaries(_ missing: [(ClusterNode, String)], doing: String, within: String) -> RoomWardenError {
+        let reason = missing.first?.1 ?? "unreachable"
         let names = missing.map { "\($0.0.endpoint) (slots \(slots(of: $0.0)))" }.joined(separator: ", ")
-        let what = missing.count == 1 ? "the Redis Cluster primary \(names) is unreachable" : "the Redis Cluster primaries \(names) are unreachable"
-        let during = doing.map { " for \($0)" } ?? ""
+        let what = missing.count == 1
+            ? "the Redis Cluster primary \(names) is unreachable and was not failed over"
+            : "the Redis Cluster primaries \(names) are unreachable and were not failed over"
         return .unreachable(
-            "\(what) and was not failed over \(within)\(during): \(ClusterTopology.stripped(reason)); the keys in those slots cannot be reached (bring the node back, or fail it over: redis-cli -p REPLICA_PORT cluster failover force)")
+            "cannot finish \(doing): \(what) \(within): \(ClusterTopology.stripped(reason)); the keys in those slots cannot be reached (bring the node back, or fail it over: redis-cli -p REPLICA_PORT cluster failover force)")
     }
 
     func unservedSlot(_ slot: Int, within: String = "") -> RoomWardenError {

@@ -78,8 +78,8 @@ public enum ServerErrorAction: Equatable, Sendable {
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty || host == "?" {
-            guard case .tcp(let sameHost, _)? = node else { host = "127.0.0.1"; return .tcp(host: host, port: port) }
-            host = sameHost
+            // A node reached through a unix socket is on this machine.
+            if case .tcp(let sameHost, _)? = node { host = sameHost } else { host = "127.0.0.1" }
         }
         return .tcp(host: host, port: port)
     }
