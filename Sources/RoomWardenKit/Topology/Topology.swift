@@ -23,8 +23,12 @@ public enum Topology {
         seed: Endpoint, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30)
     ) throws(RoomWardenError) -> Topology {
         let conn = try connect(seed)
-        guard try isClusterNode(conn) else { return .single(conn) }
-        return .cluster(try ClusterTopology(seed: conn, connect: connect, retryFor: retryFor))
+        switch try mode(of: conn) {
+        case .cluster: return .cluster(try ClusterTopology(seed: conn, connect: connect, retryFor: retryFor))
+        case .standalone: return .single(conn)
+        case .sentinel:
+            throw .usage("\(seed) is a Redis Sentinel, not a data node: use --sentinel \(seed) --master NAME, or -u redis-sentinel://\(seed)#NAME")
+        }
     }
 
     /// Asks the sentinels for the master and connects to it (see
@@ -35,18 +39,32 @@ public enum Topology {
         .sentinel(try SentinelTopology(resolver: SentinelResolver(settings: sentinels), connect: connect, retryFor: retryFor))
     }
 
-    /// True when `INFO cluster` says `cluster_enabled:1`. An error reply
-    /// (an ACL without INFO, a renamed INFO) means not a cluster.
-    public static func isClusterNode(_ conn: Connection) throws(RoomWardenError) -> Bool {
+    /// What a server runs as.
+    public enum Mode: Equatable, Sendable {
+        case standalone, cluster, sentinel
+    }
+
+    /// Asks the server what it runs as: `cluster_enabled:1` in `INFO
+    /// cluster` is a cluster node; a sentinel has no cluster section and
+    /// says `redis_mode:sentinel` in `INFO server`. An error reply (an ACL
+    /// without INFO, a renamed INFO) means standalone.
+    public static func mode(of conn: Connection) throws(RoomWardenError) -> Mode {
+        let cluster = try info(conn, "cluster")
+        if cluster.contains("cluster_enabled:1") { return .cluster }
+        if cluster.contains(where: { $0.hasPrefix("cluster_enabled:") }) { return .standalone }
+        return try info(conn, "server").contains("redis_mode:sentinel") ? .sentinel : .standalone
+    }
+
+    /// The lines of one INFO section; none when INFO is refused.
+    private static func info(_ conn: Connection, _ section: String) throws(RoomWardenError) -> [Substring] {
         let reply: Reply
         do {
-            reply = try conn.command("INFO", "cluster")
+            reply = try conn.command("INFO", section)
         } catch {
-            throw RoomWardenError.from(error, doing: "asking whether it is a cluster node (INFO cluster)", endpoint: conn.endpoint)
+            throw RoomWardenError.from(error, doing: "asking what it runs as (INFO \(section))", endpoint: conn.endpoint)
         }
-        guard let text = reply.string else { return false }
-        return text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" })
-            .contains { $0.trimmingSuffix() == "cluster_enabled:1" }
+        guard let text = reply.string else { return [] }
+        return text.split(whereSeparator: { $0 == "\r\n" || $0 == "\n" || $0 == "\r" }).map { $0.trimmingSuffix() }
     }
 }
 
