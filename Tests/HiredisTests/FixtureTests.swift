@@ -330,3 +330,79 @@ final class ProxiedClusterFixtureTests: XCTestCase {
         XCTAssertEqual(try cluster.connect(to: owner, timeout: .seconds(2)).command("GET", key), .bulk(Array("v".utf8)))
     }
 }
+
+/// The Sentinel fixture, with passwords on the data nodes and sentinels.
+final class SentinelFixtureTests: XCTestCase {
+    static var set: SentinelSet?
+    static var startError: Error?
+
+    override class func setUp() {
+        let start = Date()
+        do { set = try SentinelSet(password: "data-secret", sentinelPassword: "sentinel-secret") } catch { startError = error }
+        print("SentinelSet started in \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+    }
+
+    override class func tearDown() {
+        for server in (set?.sentinels ?? []) + (set?.dataNodes ?? []) { server.stop() }
+        set = nil
+    }
+
+    private func fixture() throws -> SentinelSet {
+        if let error = Self.startError { throw error }
+        return try XCTUnwrap(Self.set)
+    }
+
+    func testSentinelsReportTheMasterAndItReplicates() throws {
+        let set = try fixture()
+        let port = try set.masterPort()
+        for i in set.sentinels.indices {
+            XCTAssertEqual(try set.masterPort(askingSentinel: i), port)
+            let peers = try set.connectSentinel(i).command("SENTINEL", "SENTINELS", set.masterName)
+            XCTAssertEqual(peers.elements?.count, 2, "sentinel \(i) knows the other two")
+        }
+        let master = try set.master()
+        let c = try master.connectTCP(timeout: .seconds(2))
+        XCTAssertEqual(try c.command("ROLE").elements?.first, .bulk(Array("master".utf8)))
+        try c.command("SET", "fixture:sentinel", "seen").check()
+        XCTAssertEqual(try c.command("WAIT", "1", "2000"), .integer(1))
+        let replica = try XCTUnwrap(try set.replicas().first)
+        XCTAssertEqual(try replica.run(timeout: .seconds(2), ["GET", "fixture:sentinel"]), .bulk(Array("seen".utf8)))
+        // The sentinels want their own password.
+        let bare = try Connection(endpoint: .tcp(host: "127.0.0.1", port: set.sentinelPorts[0]), connectTimeout: .seconds(2))
+        XCTAssertEqual(try bare.command("SENTINEL", "MASTERS").errorMessage?.hasPrefix("NOAUTH"), true)
+    }
+
+    func testFailoverChangesTheMaster() throws {
+        let set = try fixture()
+        let old = try set.masterPort()
+        let start = Date()
+        let new = try set.failover()
+        print("sentinel failover took \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        XCTAssertNotEqual(new, old)
+        XCTAssertEqual(try set.masterPort(), new)
+        let former = try XCTUnwrap(set.dataNodes.first { $0.port == old })
+        XCTAssertEqual(try former.run(timeout: .seconds(2), ["ROLE"]).elements?.first, .bulk(Array("slave".utf8)))
+    }
+
+    func testFirstSentinelDownTheOthersStillAnswer() throws {
+        let set = try fixture()
+        set.stopSentinel(0)
+        XCTAssertThrowsError(try Connection(endpoint: .tcp(host: "127.0.0.1", port: set.sentinelPorts[0]), connectTimeout: .seconds(1)))
+        XCTAssertEqual(try set.masterPort(askingSentinel: 1), try set.master().port)
+        try set.startSentinel(0)
+        XCTAssertEqual(try set.masterPort(askingSentinel: 0), try set.masterPort(askingSentinel: 1))
+    }
+
+    func testKill9MasterPromotesTheReplica() throws {
+        let set = try fixture()
+        let old = try set.master()
+        let start = Date()
+        let new = try set.kill9Master()
+        print("sentinel promotion after kill -9 took \(String(format: "%.1f", Date().timeIntervalSince(start))) s")
+        XCTAssertNotEqual(new, old.port)
+        XCTAssertFalse(old.isRunning)
+        try set.restart(old)
+        XCTAssertEqual(try set.masterPort(), new)
+        XCTAssertEqual(try set.replicas().map(\.port), [old.port])
+    }
+}
