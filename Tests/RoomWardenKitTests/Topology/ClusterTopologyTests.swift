@@ -249,6 +249,37 @@ final class ClusterTopologyTests: XCTestCase {
         XCTAssertLessThan(took, 25)
     }
 
+    func testAFrozenPrimaryIsLeftForItsReplicaWhenRepliesHaveATimeout() throws {
+        // As the CLI will connect: the handshake bounded by the connect
+        // timeout, then every reply by --timeout.
+        let connect = connector()
+        func timed(_ endpoint: Endpoint) throws(RoomWardenError) -> Connection {
+            let c = try connect(endpoint)
+            do {
+                try c.setTimeout(.seconds(1))
+            } catch let error as RedisError {
+                throw RoomWardenError.from(error, doing: "connecting", endpoint: endpoint)
+            } catch {
+                throw RoomWardenError.failure("\(error)")
+            }
+            return c
+        }
+        let topology = try ClusterTopology(seed: try timed(.tcp(host: "127.0.0.1", port: cluster.ports[0])), connect: timed, retryFor: .seconds(30))
+        let primary = try cluster.primaries().first { $0.port != cluster.ports[0] }
+        let frozen = try XCTUnwrap(primary)
+        let k = key(on: frozen, "frozen")
+        _ = try topology.perform(key: Array(k.utf8), doing: "SET") { c throws(RedisError) in try c.command("SET", k, "before").check() }
+        try cluster.server(frozen).pause()
+        let started = Date()
+        let reply = try topology.perform(key: Array(k.utf8), doing: "SET") { c throws(RedisError) in try c.command("SET", k, "after").check() }
+        let took = Date().timeIntervalSince(started)
+        print("timing: perform succeeded \(String(format: "%.2f", took))s after SIGSTOP of the primary (1 s reply timeout)")
+        XCTAssertEqual(reply, .status("OK"))
+        XCTAssertNotEqual(port(topology.owner(ofKey: Array(k.utf8))), frozen.port)
+        XCTAssertLessThan(took, 25)
+        _ = try RedisCluster.shared()
+    }
+
     func testAnUnreachablePrimaryIsReportedWithItsSlots() throws {
         let primary = try cluster.primaries()[0]
         let topology = try topology(seedPort: cluster.ports.first { $0 != primary.port } ?? 0, retryFor: .seconds(1))
