@@ -48,6 +48,16 @@ final class ClusterTopologyTests: XCTestCase {
         }
     }
 
+    /// Runs one command through `perform`, noting where each try went.
+    private func traced(_ topology: ClusterTopology, slot: Int, _ args: String...) throws -> (reply: Reply, tries: [(port: Int?, asking: Bool)]) {
+        var tries: [(port: Int?, asking: Bool)] = []
+        let reply = try topology.perform(slot: slot, doing: args[0]) { (a: ClusterAttempt) throws(RedisError) -> Reply in
+            tries.append((self.port(a.node), a.asking))
+            return try a.connection.command(args.map { Array($0.utf8) }).check()
+        }
+        return (reply, tries)
+    }
+
     // MARK: Slots and the map
 
     func testKeySlotAgreesWithClusterKeyslotOnRandomKeys() throws {
@@ -141,13 +151,10 @@ final class ClusterTopologyTests: XCTestCase {
         XCTAssertEqual(try topology.perform(key: Array(k.utf8), doing: "SET") { c throws(RedisError) in try c.command("SET", k, "1").check() }, .status("OK"))
         try cluster.migrateSlot(slot, to: target)
         XCTAssertEqual(port(topology.map.owner(ofSlot: slot)), source.port, "the map has not been told yet")
-        var tries: [(Int, Int?)] = []
-        let reply = try topology.perform(slot: slot, doing: "GET") { (a: ClusterAttempt) throws(RedisError) -> Reply in
-            tries.append((a.number, self.port(a.node)))
-            return try a.connection.command("GET", k).check()
-        }
+        let (reply, tries) = try traced(topology, slot: slot, "GET", k)
         XCTAssertEqual(reply, .bulk(Array("1".utf8)))
-        XCTAssertEqual(tries.map(\.1), [source.port, target.port], "one MOVED, then the new owner")
+        XCTAssertEqual(tries.map(\.port), [source.port, target.port], "one MOVED, then the new owner")
+        XCTAssertEqual(tries.map(\.asking), [false, false])
         XCTAssertEqual(port(topology.map.owner(ofSlot: slot)), target.port)
         XCTAssertEqual(port(topology.owner(ofKey: Array(k.utf8))), target.port)
     }
@@ -164,14 +171,10 @@ final class ClusterTopologyTests: XCTestCase {
         let migration = try cluster.beginMigration(slot: slot, from: source, to: target)
         defer { try? migration.finish() }
         XCTAssertEqual(try migration.moveKeys(), 1)
-        var tries: [(Int?, Bool)] = []
-        let value = try topology.perform(slot: slot, doing: "GET") { (a: ClusterAttempt) throws(RedisError) -> Reply in
-            tries.append((self.port(a.node), a.asking))
-            return try a.connection.command("GET", moved).check()
-        }
+        let (value, tries) = try traced(topology, slot: slot, "GET", moved)
         XCTAssertEqual(value, .bulk(Array("here".utf8)))
-        XCTAssertEqual(tries.map(\.0), [source.port, target.port])
-        XCTAssertEqual(tries.map(\.1), [false, true])
+        XCTAssertEqual(tries.map(\.port), [source.port, target.port])
+        XCTAssertEqual(tries.map(\.asking), [false, true])
         // ASK does not change the map: the slot is still the source's.
         XCTAssertEqual(port(topology.map.owner(ofSlot: slot)), source.port)
         // A new key of the slot is created on the importing node through ASK.
