@@ -5,9 +5,11 @@ import Hiredis
 /// three sentinels (quorum 2), each a `RedisServer` with its own dir.
 ///
 /// The sentinels are sped up for tests: `down-after-milliseconds` 1000 by
-/// default, and `SENTINEL DEBUG INFO-PERIOD 1000 PUBLISH-PERIOD 500` after
-/// every start, so they find each other, and reconfigure a returning old
-/// master, within a second or two. Start it once per suite; every process
+/// default, and `SENTINEL DEBUG INFO-PERIOD 1000 PUBLISH-PERIOD 500
+/// TILT-PERIOD 5000` after every start, so they find each other, and
+/// reconfigure a returning old master, within a second or two, and a
+/// sentinel that was paused (which puts it in TILT mode) acts again after
+/// 5 s instead of 30. Start it once per suite; every process
 /// is killed at exit. Helpers that change the deployment return once it
 /// has settled (`waitSettled`).
 public final class SentinelSet {
@@ -68,10 +70,12 @@ public final class SentinelSet {
         }
     }
 
-    /// Shortens the sentinel's polling periods (not kept in its config file:
-    /// run after every start).
+    /// Shortens the sentinel's polling periods and TILT mode (not kept in
+    /// its config file: run after every start).
     private static func speedUp(_ sentinel: RedisServer) throws {
-        try sentinel.run(timeout: .seconds(5), ["SENTINEL", "DEBUG", "INFO-PERIOD", "1000", "PUBLISH-PERIOD", "500"]).check()
+        try sentinel.run(timeout: .seconds(5), [
+            "SENTINEL", "DEBUG", "INFO-PERIOD", "1000", "PUBLISH-PERIOD", "500", "TILT-PERIOD", "5000",
+        ]).check()
     }
 
     // MARK: Looking
