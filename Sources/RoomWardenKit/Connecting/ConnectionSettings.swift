@@ -29,10 +29,7 @@ public struct ConnectionSettings: Sendable {
         do {
             try connection.setTimeout(connectTimeout)
             if let password {
-                var args = ["AUTH"]
-                if let user { args.append(user) }
-                args.append(password)
-                let reply = try connection.command(args.map { Array($0.utf8) })
+                let reply = try connection.command(.auth(user: user, password: password))
                 if let line = reply.errorMessage, line.contains("without any password configured") {
                     // As redis-cli does: a password the server does not ask for is not fatal.
                     printDiagnostic("warning: a password was given but \(endpoint) has none configured; going on without")
@@ -45,9 +42,9 @@ public struct ConnectionSettings: Sendable {
                 throw RoomWardenError.usage("--user \(user) needs a password: give --askpass, REDISCLI_AUTH, -a or put it in the URL")
             }
             if db != 0 {
-                let reply = try connection.command("SELECT", String(db))
+                let reply = try connection.command(.select(db: db))
                 if let line = reply.errorMessage {
-                    if line.hasPrefix("NOPERM") || line.hasPrefix("NOAUTH") {
+                    if RoomWardenError.exitCode(forServerError: line) == 77 {
                         throw RoomWardenError.from(.server(line), doing: "SELECT \(db)", endpoint: endpoint)
                     }
                     throw RoomWardenError.usage("cannot use --db \(db) at \(endpoint): \(line)")
