@@ -14,6 +14,10 @@ public struct ConnectionSettings: Sendable {
     public var db: Int = 0
     /// How long connecting (and the AUTH/SELECT handshake) may take.
     public var connectTimeout: Duration = .seconds(5)
+    /// The longest wait for a reply, or for a write to drain, once
+    /// connected (`--timeout`); nil waits for ever. A subscribed link reads
+    /// past it (watch has its heartbeat).
+    public var replyTimeout: Duration? = .seconds(30)
 
     public init() {}
 
@@ -50,7 +54,7 @@ public struct ConnectionSettings: Sendable {
                     throw RoomWardenError.usage("cannot use --db \(db) at \(endpoint): \(line)")
                 }
             }
-            try connection.setTimeout(nil)
+            try connection.setTimeout(replyTimeout)
         } catch let error as RoomWardenError {
             throw error
         } catch let error as RedisError {
