@@ -18,28 +18,20 @@ final class TimeoutTests: XCTestCase {
 
     private var address: [String] { ["-h", "127.0.0.1", "-p", String(Self.own.port)] }
 
-    /// The scratch server's pid, for SIGSTOP/SIGCONT.
-    private func serverPid() throws -> Int32 {
-        let r = try bash("pgrep -f 'redis-server 127.0.0.1:\(Self.own.port)'")
-        guard let pid = r.stdout.split(separator: "\n").first.flatMap({ Int32($0) }) else { throw FixtureError("no redis-server pid") }
-        return pid
-    }
-
-    /// Stops the server for the length of `body`.
+    /// Stops the server (SIGSTOP) for the length of `body`.
     private func whileStopped<T>(_ body: () throws -> T) throws -> T {
-        let pid = try serverPid()
-        kill(pid, SIGSTOP)
-        defer { kill(pid, SIGCONT) }
+        try Self.own.pause()
+        defer { try? Self.own.resume() }
         return try body()
     }
 
     /// Checks a give-up: exit 69, one stderr line naming the server and the
     /// timeout, `elapsed` (from the fault) within the timeout plus 2 s.
-    private func assertGaveUp(_ r: CLIResult, after elapsed: TimeInterval, timeout: TimeInterval, _ what: String,
+    private func assertGaveUp(_ r: CLIResult, after elapsed: TimeInterval, timeout: TimeInterval, _ what: String, port: Int? = nil,
                               file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(r.status, 69, "\(what): \(r.stderr)", file: file, line: line)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(what): one line: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.hasPrefix("roomwarden: Redis at 127.0.0.1:\(Self.own.port) did not answer for \(Int(timeout))s"),
+        XCTAssertTrue(r.stderr.hasPrefix("roomwarden: Redis at 127.0.0.1:\(port ?? Self.own.port) did not answer for \(Int(timeout))s"),
                       "\(what): \(r.stderr)", file: file, line: line)
         XCTAssertGreaterThanOrEqual(elapsed, timeout - 0.05, what, file: file, line: line)
         XCTAssertLessThan(elapsed, timeout + 2, what, file: file, line: line)
@@ -60,6 +52,21 @@ final class TimeoutTests: XCTestCase {
                 let r = try roomwarden(args + address + ["--timeout", "1s"], timeout: 20)
                 assertGaveUp(r, after: Date().timeIntervalSince(start), timeout: 1, what)
             }
+        }
+    }
+
+    /// The same through a link that stays open and forwards nothing.
+    func testAFrozenLinkIsNoHangEither() throws {
+        try Self.own.run("ZADD", "room:f:archive", "1795300000000", "kept")
+        let proxy = try FaultProxy(to: Self.own)
+        let via = ["-h", "127.0.0.1", "-p", String(proxy.port), "--timeout", "1s"]
+        XCTAssertEqual(try roomwarden(["history", "room:f", "--format", "{message}"] + via).lines, ["kept"])
+        proxy.freeze()
+        defer { proxy.thaw() }
+        for (what, args) in [("history", ["history", "room:f"]), ("stats", ["stats"]), ("publish", ["publish", "room:f", "hi"])] {
+            let start = Date()
+            let r = try roomwarden(args + via, timeout: 20)
+            assertGaveUp(r, after: Date().timeIntervalSince(start), timeout: 1, "\(what) through a frozen link", port: proxy.port)
         }
     }
 
