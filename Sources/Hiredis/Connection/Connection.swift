@@ -105,13 +105,14 @@ public final class Connection {
             redisAppendCommandArgv(context, argc, argv, lens)
         }
         if status != REDIS_OK { throw currentError() }
-        if let name = args.first, Connection.entersSubscribedMode(name) { isSubscribed = true }
+        if let name = args.first, Command.entersSubscribedMode(name) { isSubscribed = true }
         return enqueue(isSubscribed ? 0 : 1)
     }
 
     /// Queues every command of a batch, handed to hiredis whole
     /// (`redisAppendFormattedCommand`): the pipelining hot path makes no
-    /// formatting call per argument. One reply per command.
+    /// formatting call per argument. One reply per command, up to a
+    /// command that enters subscribed mode.
     @discardableResult
     public func append(_ batch: CommandBatch) throws(RedisError) -> Ticket {
         guard !batch.bytes.isEmpty else { return enqueue(0) }
@@ -119,18 +120,15 @@ public final class Connection {
             buf.withMemoryRebound(to: CChar.self) { redisAppendFormattedCommand(context, $0.baseAddress, $0.count) }
         }
         if status != REDIS_OK { throw currentError() }
-        return enqueue(isSubscribed ? 0 : batch.count)
+        let answered = isSubscribed ? 0 : batch.firstSubscription ?? batch.count
+        if batch.firstSubscription != nil { isSubscribed = true }
+        return enqueue(answered)
     }
 
     private func enqueue(_ count: Int) -> Ticket {
         let ticket = Ticket(first: queued, count: count)
         queued += UInt64(count)
         return ticket
-    }
-
-    private static func entersSubscribedMode(_ name: [UInt8]) -> Bool {
-        let upper = name.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
-        return upper == Array("SUBSCRIBE".utf8) || upper == Array("PSUBSCRIBE".utf8) || upper == Array("SSUBSCRIBE".utf8)
     }
 
     /// What hiredis' own `redisFormatCommandArgv` makes of `args` (tests

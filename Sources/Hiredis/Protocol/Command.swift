@@ -18,6 +18,18 @@ public struct Command: Sendable, Equatable {
     /// The command name as given (`ZRANGE`).
     public var name: String { String(decoding: arguments.first ?? [], as: UTF8.self) }
 
+    /// True for a command name (any case) after which a connection is in
+    /// subscribed mode: `SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE`.
+    public static func entersSubscribedMode<C: Collection>(_ name: C) -> Bool where C.Element == UInt8 {
+        guard name.count == 9 || name.count == 10 else { return false }
+        let upper = name.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+        return upper == subscribeName || upper == psubscribeName || upper == ssubscribeName
+    }
+
+    private static let subscribeName = Array("SUBSCRIBE".utf8)
+    private static let psubscribeName = Array("PSUBSCRIBE".utf8)
+    private static let ssubscribeName = Array("SSUBSCRIBE".utf8)
+
     private mutating func add(_ word: String) { arguments.append(Array(word.utf8)) }
     private mutating func add(_ bytes: [UInt8]) { arguments.append(bytes) }
     private mutating func add(_ number: Int) { arguments.append(Array(String(number).utf8)) }

@@ -74,6 +74,23 @@ final class ReplyOwnershipTests: XCTestCase {
         XCTAssertEqual(batch.messages, [PushMessage(pattern: nil, channel: Array("own:ch".utf8), payload: Array("after".utf8))])
     }
 
+    /// A batch that subscribes owes replies only for what comes before.
+    func testABatchThatSubscribesOwesRepliesOnlyBeforeIt() throws {
+        let c = try Self.server.connect()
+        var batch = CommandBatch()
+        batch.add(.ping)
+        batch.add(.psubscribe(patterns: [Array("own:*".utf8)]))
+        batch.add(.subscribe(channels: [Array("own:x".utf8)]))
+        XCTAssertEqual(batch.firstSubscription, 1)
+        let ticket = try c.append(batch)
+        XCTAssertEqual(ticket.count, 1)
+        XCTAssertEqual(try c.replies(to: ticket), [.status("PONG")])
+        XCTAssertEqual(c.pendingReplies, 0)
+        XCTAssertTrue(c.isSubscribed)
+        XCTAssertTrue(Command.entersSubscribedMode(Array("sSubscribe".utf8)))
+        XCTAssertFalse(Command.entersSubscribedMode(Array("UNSUBSCRIBE".utf8)))
+    }
+
     func testScanAllFollowsTheCursorToTheEnd() throws {
         let c = try Self.server.connect()
         var batch = CommandBatch()
