@@ -22,7 +22,6 @@ import Hiredis
 final class ArchiveWriter: @unchecked Sendable {
     private let settings: ConnectionSettings
     private let template: ArchiveKeyTemplate
-    private let timeout: Duration?
     private let capacity: Int
 
     // The printing thread's own.
@@ -46,13 +45,12 @@ final class ArchiveWriter: @unchecked Sendable {
         var footprint: Int { messages.footprint + stamps.count * 8 }
     }
 
-    /// `timeout`: the longest wait for a reply before the link counts as
-    /// lost; `capacity`: the most bytes of messages held while the link is
-    /// down.
-    init(settings: ConnectionSettings, template: ArchiveKeyTemplate, timeout: Duration?, capacity: Int) {
+    /// `capacity`: the most bytes of messages held while the link is
+    /// down. A write waits for its reply up to the settings' `--timeout`,
+    /// then counts the link as lost.
+    init(settings: ConnectionSettings, template: ArchiveKeyTemplate, capacity: Int) {
         self.settings = settings
         self.template = template
-        self.timeout = timeout
         self.capacity = capacity
     }
 
@@ -146,7 +144,7 @@ final class ArchiveWriter: @unchecked Sendable {
             while true {
                 if isAbandoned { return }
                 do {
-                    if connection == nil { connection = try connect() }
+                    if connection == nil { connection = try settings.connect() }
                     guard let c = connection else { break }
                     if batch == nil { batch = try prepare(records, on: c, recent: &recent, ids: &ids) }
                     if let b = batch { try send(b, on: c, recent: &recent) }
@@ -187,11 +185,6 @@ final class ArchiveWriter: @unchecked Sendable {
         return abandoned
     }
 
-    private func connect() throws -> Connection {
-        let c = try settings.connect()
-        try c.setTimeout(timeout)
-        return c
-    }
 
     /// The ZADDs of one batch, built once so that a retry sends the very
     /// same entries.

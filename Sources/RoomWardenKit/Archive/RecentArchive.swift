@@ -51,16 +51,7 @@ struct RecentArchive {
             var batch = CommandBatch()
             for i in open {
                 let from = rooms[keys[i]]?.readFrom ?? (wanted[keys[i]]?.oldest ?? startedAt) - window
-                batch.begin(9)
-                batch.argument("ZRANGE")
-                batch.argument(keys[i])
-                batch.argument(from)
-                batch.argument("+inf")
-                batch.argument("BYSCORE")
-                batch.argument("LIMIT")
-                batch.argument(Int64(offsets[i]))
-                batch.argument(Int64(page))
-                batch.argument("WITHSCORES")
+                batch.add(.zrangeByScore(key: keys[i], from: .inclusive(Score(from)), to: .positiveInfinity, limit: (offsets[i], page)))
             }
             try connection.append(batch)
             let replies = try connection.readReplies(batch.count)

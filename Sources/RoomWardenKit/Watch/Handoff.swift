@@ -79,7 +79,7 @@ public final class Handoff {
         let sentAt = Monotonic.milliseconds()
         let reply: Reply
         do {
-            reply = try connection.command([Array("PUBLISH".utf8), channelBytes, nonce])
+            reply = try connection.command(.publish(channel: channelBytes, message: nonce))
         } catch {
             throw RoomWardenError.from(error, doing: "publishing the handoff marker", endpoint: connection.endpoint)
         }

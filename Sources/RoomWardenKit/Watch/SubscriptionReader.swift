@@ -133,22 +133,22 @@ final class SubscriptionReader {
         var unanswered: [(count: Int, isMarker: Bool)] = []
         do {
             if !options.patterns.isEmpty {
-                try connection.append([Array("PSUBSCRIBE".utf8)] + options.patterns.map { Array($0.utf8) })
+                try connection.append(.psubscribe(patterns: options.patterns.map { Array($0.utf8) }))
                 unanswered.append((options.patterns.count, false))
             }
             if !options.channels.isEmpty {
-                try connection.append([Array("SUBSCRIBE".utf8)] + options.channels.map { Array($0.utf8) })
+                try connection.append(.subscribe(channels: options.channels.map { Array($0.utf8) }))
                 unanswered.append((options.channels.count, false))
             }
             if let marker = options.markerChannel {
-                try connection.append([Array("SUBSCRIBE".utf8), Array(marker.utf8)])
+                try connection.append(.subscribe(channels: [Array(marker.utf8)]))
                 unanswered.append((1, true))
             }
             try connection.flush()
         } catch {
             throw .transient(RoomWardenError.from(error, doing: "subscribing", endpoint: settings.endpoint))
         }
-        let deadline = Monotonic.milliseconds() + SubscriptionReader.milliseconds(settings.connectTimeout)
+        let deadline = Monotonic.milliseconds() + Watcher.milliseconds(settings.connectTimeout)
         while !unanswered.isEmpty {
             var refused: String?
             let got = try read(link) { reply in
@@ -167,7 +167,7 @@ final class SubscriptionReader {
             if got { continue }
             let left = deadline - Monotonic.milliseconds()
             if left <= 0 {
-                throw .transient(.unreachable("Redis at \(settings.endpoint) accepted the connection but did not confirm the subscriptions within \(Watcher.span(SubscriptionReader.milliseconds(settings.connectTimeout))) (--connect-timeout): is the server stopped or overloaded?"))
+                throw .transient(.unreachable("Redis at \(settings.endpoint) accepted the connection but did not confirm the subscriptions within \(Watcher.span(Watcher.milliseconds(settings.connectTimeout))) (--connect-timeout): is the server stopped or overloaded?"))
             }
             try waitForBytes(link, left)
         }
@@ -198,7 +198,7 @@ final class SubscriptionReader {
             }
             if link.pingSent == nil, now - link.heardMonotonic >= heartbeat {
                 do {
-                    try link.connection.append([Array("PING".utf8)])
+                    try link.connection.append(.ping)
                     try link.connection.flush()
                 } catch {
                     throw .transient(.unreachable("\(error)"))
@@ -239,10 +239,5 @@ final class SubscriptionReader {
                    pollfd(fd: queue.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
         _ = poll(&fds, 2, Int32(clamping: min(1000, max(0, milliseconds))))
         if fds[1].revents != 0 || queue.ended != nil { throw .ended }
-    }
-
-    private static func milliseconds(_ d: Duration) -> Int64 {
-        let (seconds, attoseconds) = d.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

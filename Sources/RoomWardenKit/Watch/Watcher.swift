@@ -72,7 +72,7 @@ public final class Watcher {
         ignore = options.ignore.map { Glob($0) }
         mayRepeat = options.patterns.count + options.channels.count + (options.markerChannel == nil ? 0 : 1) > 1
         archive = options.archive.map {
-            ArchiveWriter(settings: settings, template: $0, timeout: .seconds(30), capacity: min(options.bufferBytes, 64 << 20))
+            ArchiveWriter(settings: settings, template: $0, capacity: min(options.bufferBytes, 64 << 20))
         }
     }
 
@@ -135,7 +135,7 @@ public final class Watcher {
         queue.finish(.done)
         let interrupted: Int32?
         if case .signal(let sig)? = queue.ended { interrupted = sig } else { interrupted = nil }
-        archive?.finish(waitingUpTo: interrupted == nil ? 30_000 : 300)
+        archive?.finish(waitingUpTo: interrupted == nil ? settings.replyTimeout.map(Watcher.milliseconds) ?? .max : 300)
         _ = queue.waitForReader(milliseconds: interrupted == nil ? 2_000 : 100)
         if let interrupted { throw RoomWardenError(exitCode: 128 + interrupted, "") }
         interrupts?.cancel()
@@ -250,6 +250,11 @@ public final class Watcher {
         var out: [UInt8] = []
         stamper.append(ms, to: &out)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let (seconds, attoseconds) = d.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 
     static func span(_ ms: Int64) -> String {
