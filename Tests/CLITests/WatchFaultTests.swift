@@ -53,23 +53,13 @@ final class WatchFaultTests: XCTestCase {
     /// `watch --archive` with only the archive link frozen: printing goes
     /// on, SIGTERM ends it at once, and what was not archived is counted.
     func testSignalEndsAWatchWhoseArchiveLinkIsFrozen() throws {
-        let own = try RedisServer()
-        let proxy = try FaultProxy(to: own)
-        let frozen = try FaultProxy(to: own)
-        frozen.freeze()
-        defer { frozen.thaw() }
-        let p = try startWatch(["room:a", "--archive", "--format", "{message}"], on: own, address: tcp(proxy.port))
-        // The subscription is in place; the archive link, opened with the
-        // first message, lands on a frozen one.
-        try proxy.setTarget(port: frozen.port)
+        let (own, proxies, p) = try watchWithAFrozenArchiveLink(["--format", "{message}"])
+        defer { proxies.forEach { $0.thaw() } }
         for m in ["one", "two", "three"] { try own.publish("room:a", Array(m.utf8)) }
         XCTAssertTrue(p.waitForLines(3), "printing does not wait for the archive: \(p.stderrSoFar)")
-        XCTAssertTrue(frozen.wait { $0.linksAccepted >= 1 }, "the archive link went to the frozen proxy")
+        XCTAssertTrue(proxies[1].wait { $0.linksAccepted >= 1 }, "the archive link went to the frozen proxy")
         usleep(200_000)
-        let signalled = Date()
-        p.signal(SIGTERM)
-        let r = p.wait(timeout: 10)
-        let took = Date().timeIntervalSince(signalled)
+        let (r, took) = interrupt(p, SIGTERM)
         XCTAssertEqual(r.status, 143, r.stderr)
         XCTAssertLessThan(took, 1.5)
         XCTAssertEqual(r.lines, ["one", "two", "three"])
@@ -82,13 +72,8 @@ final class WatchFaultTests: XCTestCase {
     /// The same without a signal: `-n` ends the watch, and what the frozen
     /// archive link did not take within `--timeout` is counted.
     func testAFrozenArchiveLinkIsGivenUpAfterTheTimeoutWithACount() throws {
-        let own = try RedisServer()
-        let proxy = try FaultProxy(to: own)
-        let frozen = try FaultProxy(to: own)
-        frozen.freeze()
-        defer { frozen.thaw() }
-        let p = try startWatch(["room:a", "--archive", "-n", "2", "--timeout", "1s"], on: own, address: tcp(proxy.port))
-        try proxy.setTarget(port: frozen.port)
+        let (own, proxies, p) = try watchWithAFrozenArchiveLink(["-n", "2", "--timeout", "1s"])
+        defer { proxies.forEach { $0.thaw() } }
         try own.publish("room:a", Array("one".utf8))
         try own.publish("room:a", Array("two".utf8))
         XCTAssertTrue(p.waitForLines(2))
@@ -121,10 +106,7 @@ final class WatchFaultTests: XCTestCase {
         usleep(300_000)
         let printed = p.stdoutSoFar.lazy.filter { $0 == 0x0A }.count
         XCTAssertLessThan(printed, total, "frozen in the middle of the archive")
-        let signalled = Date()
-        p.signal(SIGINT)
-        let r = p.wait(timeout: 10)
-        let took = Date().timeIntervalSince(signalled)
+        let (r, took) = interrupt(p, SIGINT)
         XCTAssertEqual(r.status, 130, r.stderr)
         XCTAssertLessThan(took, 1.5)
         print("fault to exit, SIGINT with history --follow blocked reading a frozen archive link: \(String(format: "%.2f", took))s")
@@ -139,11 +121,9 @@ final class WatchFaultTests: XCTestCase {
         defer { _ = try? own.run("CLIENT", "UNPAUSE") }
         let p = try startWatch(["room:p", "--follow", "--format", "{message}"], on: own, subscriptions: 2, command: ["history"])
         XCTAssertTrue(p.waitForLines(1), p.stderrSoFar)
-        let signalled = Date()
-        p.signal(SIGINT)
-        let r = p.wait(timeout: 10)
+        let (r, took) = interrupt(p, SIGINT)
         XCTAssertEqual(r.status, 130, r.stderr)
-        XCTAssertLessThan(Date().timeIntervalSince(signalled), 1.5)
+        XCTAssertLessThan(took, 1.5)
         XCTAssertEqual(r.lines, ["kept"])
     }
 
@@ -213,13 +193,7 @@ final class WatchFaultTests: XCTestCase {
         let resumedAt = Date()
         XCTAssertTrue(p.waitForStderr("reconnected", timeout: 10), p.stderrSoFar)
         let reportedAfter = Date().timeIntervalSince(resumedAt)
-        try own.publish("room:s", Array("after".utf8))
-        XCTAssertTrue(p.waitForLines(2))
-        p.signal(SIGTERM)
-        let r = p.wait()
-        XCTAssertEqual(r.status, 143, r.stderr)
-        XCTAssertEqual(r.lines, ["before", "after"])
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 2, r.stderr)
+        let r = try publishAfterAndEnd(p, on: own, room: "room:s", with: SIGTERM)
         let span = try XCTUnwrap(Self.reportedSpan(r.stderr), r.stderr)
         XCTAssertLessThanOrEqual(span.from, stoppedAt.addingTimeInterval(0.05))
         XCTAssertGreaterThan(span.from, stoppedAt.addingTimeInterval(-1.5))
@@ -238,13 +212,7 @@ final class WatchFaultTests: XCTestCase {
         XCTAssertTrue(p.waitForLines(1))
         proxy.cut()
         XCTAssertTrue(p.waitForStderr("reconnected", timeout: 10), p.stderrSoFar)
-        try own.publish("room:c", Array("after".utf8))
-        XCTAssertTrue(p.waitForLines(2))
-        p.signal(SIGINT)
-        let r = p.wait()
-        XCTAssertEqual(r.status, 130, r.stderr)
-        XCTAssertEqual(r.lines, ["before", "after"])
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 2, r.stderr)
+        _ = try publishAfterAndEnd(p, on: own, room: "room:c", with: SIGINT)
     }
 
     // MARK: 4. Overlapping subscriptions print each message once
@@ -356,6 +324,43 @@ final class WatchFaultTests: XCTestCase {
     }
 
     // MARK: Helpers
+
+    /// `watch room:a --archive` on a server of its own, through a proxy:
+    /// its subscription link works, while its archive link (opened with the
+    /// first message) lands on a second proxy, frozen. The proxies are
+    /// returned (the frozen one second) to be thawed.
+    private func watchWithAFrozenArchiveLink(_ args: [String]) throws -> (RedisServer, [FaultProxy], CLIProcess) {
+        let own = try RedisServer()
+        let proxy = try FaultProxy(to: own)
+        let frozen = try FaultProxy(to: own)
+        frozen.freeze()
+        let p = try startWatch(["room:a", "--archive"] + args, on: own, address: tcp(proxy.port))
+        try proxy.setTarget(port: frozen.port)
+        return (own, [proxy, frozen], p)
+    }
+
+    /// After `before` was printed and the link lost and regained: publishes
+    /// `after`, ends the watch with `sig`, and checks that both were
+    /// printed once, the exit code, and the two notices (lost, regained).
+    private func publishAfterAndEnd(_ p: CLIProcess, on own: RedisServer, room: String, with sig: Int32,
+                                    file: StaticString = #filePath, line: UInt = #line) throws -> CLIResult {
+        try own.publish(room, Array("after".utf8))
+        XCTAssertTrue(p.waitForLines(2), file: file, line: line)
+        let (r, _) = interrupt(p, sig)
+        XCTAssertEqual(r.status, 128 + sig, r.stderr, file: file, line: line)
+        XCTAssertEqual(r.lines, ["before", "after"], file: file, line: line)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 2, r.stderr, file: file, line: line)
+        return r
+    }
+
+    /// Sends `sig` and waits for the exit: the result, and the seconds
+    /// from the signal to the exit.
+    private func interrupt(_ p: CLIProcess, _ sig: Int32) -> (CLIResult, TimeInterval) {
+        let signalled = Date()
+        p.signal(sig)
+        let r = p.wait(timeout: 10)
+        return (r, Date().timeIntervalSince(signalled))
+    }
 
     /// The span of the "reconnected ... between A and B" notice.
     static func reportedSpan(_ stderr: String) -> (from: Date, to: Date)? {
