@@ -85,7 +85,7 @@ final class ArchiveWriter: @unchecked Sendable {
         }
         if !running {
             running = true
-            let thread = Thread { [self] in write() }
+            let thread = Thread { [self] in writeUntilEnd() }
             thread.name = "rw-archive"
             thread.stackSize = 1 << 20
             thread.start()
@@ -117,7 +117,13 @@ final class ArchiveWriter: @unchecked Sendable {
     // MARK: The writing thread
 
     /// Takes what is waiting and writes it, until the watch ends.
-    private func write() {
+    private func writeUntilEnd() {
+        defer {
+            condition.lock()
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
         var connection: Connection?
         var recent = RecentArchive()
         var ids = MessageIDs()
@@ -129,8 +135,6 @@ final class ArchiveWriter: @unchecked Sendable {
                 flushReports(force: false)
             }
             if abandoned || incoming.count == 0 {
-                running = false
-                condition.broadcast()
                 condition.unlock()
                 return
             }
@@ -181,7 +185,6 @@ final class ArchiveWriter: @unchecked Sendable {
     private var isAbandoned: Bool {
         condition.lock()
         defer { condition.unlock() }
-        if abandoned { running = false; condition.broadcast() }
         return abandoned
     }
 
