@@ -188,7 +188,7 @@ _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
     repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat --since)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -250,6 +250,9 @@ _roomwarden_watch() {
         return
         ;;
     '--heartbeat')
+        return
+        ;;
+    '--since')
         return
         ;;
     esac

@@ -91,12 +91,13 @@ extension RoomWarden {
             // Subscribe first (to the rooms and the handoff's marker), then
             // read the archive to its end and send the marker: nothing
             // published meanwhile is missed; what both hold prints once.
-            let handoff = Handoff()
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
-            live.markerChannel = handoff.markerChannel
+            live.replayGaps = true
+            live.archiveTemplate = options.template
             let watcher = try Watcher(settings: settings, options: live, formatter: formatter, sink: sink)
+            guard let handoff = watcher.handoff else { return }
             watcher.start()
             let markerRefused = try watcher.waitUntilSubscribed()
             handoff.begin(subscribedAt: WallClock.nowMilliseconds())
@@ -104,7 +105,6 @@ extension RoomWarden {
             reader.shouldStop = { watcher.interruption }
             try reader.run()
             try handoff.archiveDone(on: connection, markerRefused: markerRefused)
-            watcher.handoff = handoff
             try watcher.consume()
         }
     }

@@ -61,6 +61,10 @@ extension RoomWarden {
         @Flag(name: .long, help: "Also write every observed message to its room's archive.")
         var archive = false
 
+        /// Replay the archives first.
+        @Option(name: .long, help: ArgumentHelp("First replay the rooms' archives from this time (as for history --since), then go on live.", valueName: "time"))
+        var since: String?
+
         func validate() throws {
             if let count, count < 1 { throw ValidationError("--count must be at least 1") }
             for (flag, value) in [("--wait", wait), ("--duration", duration), ("--heartbeat", heartbeat as String?)] {
@@ -72,6 +76,9 @@ extension RoomWarden {
                 throw ValidationError("--buffer '\(buffer)' is not a size of at least 1MB: use e.g. 64MB, 1G")
             }
             if patterns.contains("") || channels.contains("") { throw ValidationError("patterns and channels must not be empty") }
+            if let since {
+                do { _ = try TimePoint.parse(since, flag: "--since", now: WallClock.nowMilliseconds()) } catch { throw ValidationError(error.message) }
+            }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
@@ -87,6 +94,11 @@ extension RoomWarden {
             options.heartbeatMilliseconds = TimeSpan.milliseconds(heartbeat) ?? options.heartbeatMilliseconds
             options.reconnect = !noReconnect
             options.archive = archive ? try archiveOptions.template() : nil
+            options.archiveTemplate = try archiveOptions.template()
+            options.replayGaps = true
+            options.since = try since.map { (t: String) throws(RoomWardenError) -> Int64 in
+                try TimePoint.parse(t, flag: "--since", now: WallClock.nowMilliseconds())
+            }
             let watcher = try Watcher(settings: settings, options: options, formatter: try output.formatter(), sink: OutputSink())
             try watcher.run()
         }

@@ -364,7 +364,7 @@ final class WatchFaultTests: XCTestCase {
 
     /// The span of the "reconnected ... between A and B" notice.
     static func reportedSpan(_ stderr: String) -> (from: Date, to: Date)? {
-        guard let m = stderr.range(of: #"between (\S+) and (\S+) were not received"#, options: .regularExpression) else { return nil }
+        guard let m = stderr.range(of: #"between (\S+) and (\S+) (to \S+ \(no archive\) )?were not received"#, options: .regularExpression) else { return nil }
         let words = stderr[m].split(separator: " ")
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

@@ -37,6 +37,9 @@ public final class HistoryReader {
     /// being printed and lives only during the call: keep a copy of what
     /// you need.
     public var printed: ((MessageView) -> Void)?
+    /// Called, like `printed`, before an entry is printed: false leaves it
+    /// out (watch replaying a gap skips what it printed live already).
+    public var admit: ((MessageView) -> Bool)?
     private var scratch = EnvelopeScratch()
     /// Checked between pages: a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
@@ -131,6 +134,7 @@ public final class HistoryReader {
     /// Formats one member: an envelope's fields, or the raw member.
     private func emit(_ member: UnsafeRawBufferPointer, score: Double?, unit: ScoreUnit, channel: [UInt8]) throws(RoomWardenError) {
         ArchiveMember.read(member, score: score, unit: unit, channel: channel, scratch: &scratch) { view in
+            if let admit, !admit(view) { return }
             formatter.append(view, to: &sink.buffer)
             printed?(view)
         }

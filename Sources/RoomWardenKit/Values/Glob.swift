@@ -28,6 +28,18 @@ public struct Glob: Sendable, Equatable {
         !pattern.contains { $0 == Glob.star || $0 == Glob.question || $0 == Glob.open || $0 == Glob.backslash }
     }
 
+    /// `literal` as a target that names exactly that channel: as it is
+    /// when it has no special character, else with each one escaped.
+    public static func escaping(_ literal: [UInt8]) -> String {
+        if Glob(literal).isLiteral { return String(decoding: literal, as: UTF8.self) }
+        var out: [UInt8] = []
+        for b in literal {
+            if b == star || b == question || b == open || b == close || b == backslash { out.append(backslash) }
+            out.append(b)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Does `text` match?
     public func matches(_ text: UnsafeRawBufferPointer) -> Bool {
         pattern.withUnsafeBytes { p in

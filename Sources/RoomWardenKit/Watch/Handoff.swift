@@ -1,8 +1,8 @@
 import Hiredis
 
 /// From the archive to live messages with no gap and no duplicate: the
-/// handoff of `history --follow`, made to be used again wherever live
-/// messages take over from an archive read (watch replaying a gap).
+/// handoff of `history --follow`, used again by watch for every gap it
+/// replays.
 ///
 /// The live link subscribes first (to the rooms and to a private marker
 /// channel), then the archive is read to its end, then the archive
@@ -14,30 +14,39 @@ import Hiredis
 ///   printed from the archive, once per entry;
 /// - everything after the marker is new, and printed.
 ///
-/// If the live link is lost and regained after the marker was sent, the
-/// marker may never come: the new link's subscription takes its place
-/// (whatever it carries was published after the marker).
+/// Several reads may be waiting for their markers at once (watch replays
+/// a second gap before the first marker came through): each has its own
+/// marker and its own entries. If the live link is lost and regained
+/// after a marker was sent, that marker may never come: the new link's
+/// subscription takes its place (whatever it carries was published after
+/// the marker).
 ///
 /// Where the ACL forbids the marker (its channel, or PUBLISH), the handoff
-/// falls back to time, and says so: the live copy of an entry printed
+/// falls back to time, and says so once: the live copy of an entry printed
 /// from the archive and stamped after the subscription (less `skew`) is
 /// dropped once, for `grace` after the archive ends.
 public final class Handoff {
     /// The private channel the marker travels on.
     public let markerChannel: String
     private let channelBytes: [UInt8]
-    private var nonce: [UInt8] = []
-    private var expected: [[UInt8]: Int] = [:]
-    /// Entries stamped before this cannot have a live copy to come.
-    private var since: Int64 = .min
     private let skew: Int64
     private let grace: Int64
-    /// Monotonic ms when the marker was sent; nil before, and after the
-    /// handoff is over.
-    private var markerSentAt: Int64?
-    /// The time-based fallback: when expecting ends (wall clock).
-    private var closesAt: Int64?
-    private var open = false
+    /// One archive read and the live copies it may still meet, oldest
+    /// first.
+    private var reads: [Read] = []
+    private var toldFallback = false
+
+    private struct Read {
+        /// Its marker; empty until sent (or for the time-based fallback).
+        var nonce: [UInt8] = []
+        /// Monotonic ms when the marker was sent.
+        var markerSentAt: Int64?
+        /// The time-based fallback: when expecting ends (wall clock).
+        var closesAt: Int64?
+        /// Entries stamped before this cannot have a live copy to come.
+        var since: Int64
+        var expected: [[UInt8]: Int] = [:]
+    }
 
     /// A handoff with a fresh private marker channel.
     public init(skewMilliseconds: Int64 = 10_000, graceMilliseconds: Int64 = 5_000) {
@@ -48,20 +57,16 @@ public final class Handoff {
         grace = graceMilliseconds
     }
 
-    /// A handoff starts: the live link's subscription was confirmed at
-    /// `subscribedAt` (Unix ms); archive entries follow.
+    /// An archive read starts: the live link's subscription was confirmed
+    /// at `subscribedAt` (Unix ms); its entries follow (`archived`).
     public func begin(subscribedAt: Int64) {
-        expected.removeAll()
-        since = subscribedAt - skew
-        markerSentAt = nil
-        closesAt = nil
-        open = true
+        reads.append(Read(since: subscribedAt - skew))
     }
 
     /// Remembers a message printed from the archive.
     public func archived(_ message: MessageView) {
-        guard open, let ts = message.ts, ts >= since else { return }
-        expected[Handoff.key(message.channel, message.payload), default: 0] += 1
+        guard let ts = message.ts, let last = reads.indices.last, ts >= reads[last].since else { return }
+        reads[last].expected[Handoff.key(message.channel, message.payload), default: 0] += 1
     }
 
     /// The archive is read to its end: sends the marker over `connection`
@@ -69,13 +74,17 @@ public final class Handoff {
     /// `markerRefused` says the live link could not subscribe to its
     /// channel), falls back to time and says so on stderr.
     public func archiveDone(on connection: Connection, markerRefused: String?) throws(RoomWardenError) {
-        guard open else { return }
+        guard let last = reads.indices.last else { return }
+        if reads[last].expected.isEmpty {
+            reads.removeLast()  // nothing printed: nothing to meet
+            return
+        }
         if let markerRefused {
             fallBack("Redis refused the subscription to \(markerChannel): \(markerRefused)")
             return
         }
         var rng = SystemRandomNumberGenerator()
-        nonce = Array(Handoff.hex(rng.next()).utf8)
+        let nonce = Array(Handoff.hex(rng.next()).utf8)
         let sentAt = Monotonic.milliseconds()
         let reply: Reply
         do {
@@ -87,48 +96,54 @@ public final class Handoff {
             fallBack("Redis refused PUBLISH to \(markerChannel): \(line)")
             return
         }
-        markerSentAt = sentAt
+        reads[last].nonce = nonce
+        reads[last].markerSentAt = sentAt
     }
 
-    /// True if a live message is to be printed; false for the marker, and
+    /// True if a live message is to be printed; false for a marker, and
     /// for a live copy of an entry already printed from the archive.
     public func admit(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
         if channel.elementsEqual(channelBytes) {
-            if open, markerSentAt != nil, payload.elementsEqual(nonce) { close() }
+            // Markers come in the order they were sent: this one ends its
+            // read and any older one whose marker was lost.
+            if let i = reads.firstIndex(where: { $0.markerSentAt != nil && payload.elementsEqual($0.nonce) }) {
+                reads.removeFirst(i + 1)
+            }
             return false
         }
-        guard open, !expected.isEmpty else { return true }
-        if let closesAt, WallClock.nowMilliseconds() > closesAt {
-            close()
-            return true
-        }
+        guard !reads.isEmpty else { return true }
+        let now = WallClock.nowMilliseconds()
+        reads.removeAll { read in read.closesAt.map { now > $0 } ?? false }
         let key = Handoff.key(channel, payload)
-        guard let n = expected[key] else { return true }
-        expected[key] = n <= 1 ? nil : n - 1
-        return false
+        for i in reads.indices {
+            guard let n = reads[i].expected[key] else { continue }
+            reads[i].expected[key] = n <= 1 ? nil : n - 1
+            return false
+        }
+        return true
     }
 
     /// The live link's subscriptions were confirmed (again) at `at`
-    /// (monotonic ms): after the marker was sent, the marker itself may
-    /// have been lost with the old link, and everything from here on is
-    /// new.
+    /// (monotonic ms): a marker sent before that may have been lost with
+    /// the old link, and everything from here on is new to its read.
     public func linkConfirmed(atMonotonic at: Int64) {
-        if open, let sent = markerSentAt, at >= sent { close() }
+        reads.removeAll { read in read.markerSentAt.map { at >= $0 } ?? false }
     }
 
-    /// True between `begin` and the marker (or its stand-in).
-    public var isOpen: Bool { open }
+    /// True while some read waits for its marker (or its stand-in).
+    public var isOpen: Bool { !reads.isEmpty }
 
-    private func close() {
-        open = false
-        expected.removeAll()
-        markerSentAt = nil
-        closesAt = nil
+    /// Gives up the read begun last (its archive could not be read to its
+    /// end): its entries are not expected live.
+    public func abandon() {
+        if !reads.isEmpty { reads.removeLast() }
     }
 
     private func fallBack(_ why: String) {
+        if let last = reads.indices.last { reads[last].closesAt = WallClock.nowMilliseconds() + grace }
+        guard !toldFallback else { return }
+        toldFallback = true
         printDiagnostic("\(why); falling back to a time-based handoff: a live message equal to one just printed from the archive may be dropped for \(grace / 1000)s (allow PUBLISH and SUBSCRIBE to roomwarden:handoff:* for an exact one)")
-        closesAt = WallClock.nowMilliseconds() + grace
     }
 
     private static func hex(_ v: UInt64) -> String {
@@ -136,7 +151,8 @@ public final class Handoff {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 
-    private static func key<A: Collection, B: Collection>(_ channel: A, _ payload: B) -> [UInt8] where A.Element == UInt8, B.Element == UInt8 {
+    /// A room and a payload as one dictionary key.
+    static func key<A: Collection, B: Collection>(_ channel: A, _ payload: B) -> [UInt8] where A.Element == UInt8, B.Element == UInt8 {
         var k: [UInt8] = []
         k.reserveCapacity(channel.count + payload.count + 9)
         var n = UInt64(channel.count)

@@ -35,6 +35,7 @@ final class SubscriptionReader {
         var heardWall = WallClock.nowMilliseconds()
         /// When the server had confirmed every subscription.
         var confirmedWall: Int64 = 0
+        var confirmedMonotonic: Int64 = 0
         var pingSent: Int64?
         /// Why the server refused the handoff marker's channel, if it did.
         var markerRefused: String?
@@ -57,7 +58,10 @@ final class SubscriptionReader {
         defer { queue.readerRunning(false) }
         var link: Link?
         do {
-            link = try open()
+            let first = try open()
+            queue.markSubscribed(.init(markerRefused: first.markerRefused))
+            queue.push(.subscribed(atMonotonic: first.confirmedMonotonic, gap: nil))
+            link = first
         } catch {
             switch error {
             case .transient(let e), .permanent(let e): queue.finish(.failed(e))
@@ -85,7 +89,9 @@ final class SubscriptionReader {
                     queue.notice("lost the connection to Redis at \(settings.endpoint): \(e.message); nothing heard since \(Watcher.clock(lostSince)); reconnecting")
                     guard let again = reconnect() else { return }
                     let took = Double(again.confirmedWall - lostSince) / 1000
-                    queue.notice("reconnected to Redis at \(settings.endpoint) after \(String(format: "%.1f", took))s; messages published between \(Watcher.clock(lostSince)) and \(Watcher.clock(again.confirmedWall)) were not received")
+                    let gap = WatchQueue.Gap(from: lostSince, to: again.confirmedWall,
+                                             regained: "reconnected to Redis at \(settings.endpoint) after \(String(format: "%.1f", took))s")
+                    queue.push(.subscribed(atMonotonic: again.confirmedMonotonic, gap: gap))
                     link = again
                 }
             }
@@ -172,8 +178,7 @@ final class SubscriptionReader {
             try waitForBytes(link, left)
         }
         link.confirmedWall = WallClock.nowMilliseconds()
-        queue.markSubscribed(.init(markerRefused: link.markerRefused))
-        queue.push(.subscribed(atMonotonic: Monotonic.milliseconds()))
+        link.confirmedMonotonic = Monotonic.milliseconds()
         return link
     }
 

@@ -23,8 +23,20 @@ final class WatchQueue: @unchecked Sendable {
         /// The copies of one PUBLISH never span two links.
         case linkOpened
         /// The server confirmed every subscription on the current link, at
-        /// this monotonic time (ms).
-        case subscribed(atMonotonic: Int64)
+        /// this monotonic time (ms); after a loss, `gap` says what was
+        /// missed.
+        case subscribed(atMonotonic: Int64, gap: Gap?)
+    }
+
+    /// What a lost link missed: what was published from the last byte
+    /// heard on the old link (`from`) to the confirmation of the new one
+    /// (`to`), Unix ms.
+    struct Gap {
+        var from: Int64
+        var to: Int64
+        /// `reconnected to Redis at ... after 6.2s`: the start of the line
+        /// that reports it.
+        var regained: String
     }
 
     enum End {
@@ -169,6 +181,13 @@ final class WatchQueue: @unchecked Sendable {
 
     /// An end, as a `Result`'s failure.
     struct EndError: Error { var end: End }
+
+    /// What the first confirmation said, once it came.
+    var subscription: Subscribed? {
+        condition.lock()
+        defer { condition.unlock() }
+        return subscribed
+    }
 
     /// The end, if one came.
     var ended: End? {

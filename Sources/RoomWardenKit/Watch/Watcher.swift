@@ -26,8 +26,16 @@ public struct WatchOptions: Sendable {
     /// Archive every observed message here (`--archive`).
     public var archive: ArchiveKeyTemplate?
     /// Also SUBSCRIBE to this private channel, for a `Handoff`'s marker; a
-    /// refusal by the ACL is no error.
+    /// refusal by the ACL is no error. Set by `replayGaps`.
     public var markerChannel: String?
+    /// After a lost link, replay what it missed from the rooms' archives
+    /// (SPEC §5).
+    public var replayGaps = false
+    /// Where the rooms' archives are, for replays.
+    public var archiveTemplate: ArchiveKeyTemplate = .standard
+    /// Start with a replay of the archives from this time (`--since`),
+    /// Unix ms.
+    public var since: Int64?
 
     public init() {}
 }
@@ -50,14 +58,39 @@ public final class Watcher {
     private var queue: WatchQueue?
     private var interrupts: Interrupts?
     /// Decides, for a live message, whether to print it: the marker and
-    /// what `history --follow` already printed from the archive are not.
-    public var handoff: Handoff?
+    /// what was already printed from an archive (`history --follow`, a
+    /// replayed gap) are not. Made by `init` when gaps are replayed.
+    public private(set) var handoff: Handoff?
+    private let replay: GapReplay?
+    private var recent = RecentLive()
+    /// Entries printed by replays, by identity (room and id, or room,
+    /// payload and time), with their times: the next replay starts a
+    /// little before its gap and must not print them again.
+    private var replayedEntries: [Int: Int64] = [:]
+    /// Live batches held back while a replay is due (from a new link's
+    /// opening to its confirmation).
+    private var holding: [MessageBatch]?
+    private var linksOpened = 0
+    /// Rooms heard live (while gaps are replayed): those without an
+    /// archive are named when a gap's loss is reported.
+    private var roomsHeard = Set<[UInt8]>()
+    private var lastRoomHeard: [UInt8] = []
 
     public init(settings: ConnectionSettings, options: WatchOptions, formatter: MessageFormatter, sink: OutputSink) throws(RoomWardenError) {
         var options = options
         // Redis holds a repeated subscription once.
         options.patterns = Watcher.unique(options.patterns)
         options.channels = Watcher.unique(options.channels)
+        if options.replayGaps || options.since != nil {
+            let handoff = Handoff()
+            options.markerChannel = handoff.markerChannel
+            self.handoff = handoff
+            replay = GapReplay(settings: settings, targets: options.patterns + options.channels.map { Glob.escaping(Array($0.utf8)) },
+                               template: options.archiveTemplate)
+        } else {
+            replay = nil
+        }
+        if options.since != nil { holding = [] }
         self.settings = settings
         self.options = options
         self.formatter = formatter
@@ -70,7 +103,9 @@ public final class Watcher {
             grep = nil
         }
         ignore = options.ignore.map { Glob($0) }
-        mayRepeat = options.patterns.count + options.channels.count + (options.markerChannel == nil ? 0 : 1) > 1
+        // The marker channel brings copies only where a pattern matches it.
+        let markerCopies = options.markerChannel.map { m in options.patterns.contains { Glob($0).matches(Array(m.utf8)) } } ?? false
+        mayRepeat = options.patterns.count + options.channels.count > 1 || markerCopies
         archive = options.archive.map {
             ArchiveWriter(settings: settings, template: $0, capacity: min(options.bufferBytes, 64 << 20))
         }
@@ -162,7 +197,11 @@ public final class Watcher {
                 switch item {
                 case .messages(let batch):
                     released += batch.footprint
-                    if printed < options.count ?? .max { try process(batch) }
+                    if holding != nil {
+                        holding?.append(batch)
+                    } else if printed < options.count ?? .max {
+                        try process(batch)
+                    }
                 case .dropped(let n, let from, let to):
                     copies.reset()
                     try sink.flush()
@@ -172,8 +211,11 @@ public final class Watcher {
                     printDiagnostic(text)
                 case .linkOpened:
                     copies.reset()
-                case .subscribed(let at):
+                    linksOpened += 1
+                    if replay != nil && linksOpened > 1 && holding == nil { holding = [] }
+                case .subscribed(let at, let gap):
                     handoff?.linkConfirmed(atMonotonic: at)
+                    try caughtUp(gap)
                 }
             }
             queue.release(released)
@@ -200,6 +242,88 @@ public final class Watcher {
         }
     }
 
+    /// The live link is subscribed: fills what it missed from the archives
+    /// (or only reports it), then prints what came meanwhile.
+    private func caughtUp(_ gap: WatchQueue.Gap?) throws(RoomWardenError) {
+        if let gap {
+            try sink.flush()
+            let lost = "messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to))"
+            if replay != nil {
+                do {
+                    let done = try fill(from: gap.from - GapReplay.margin, lostSince: gap.from, subscribedAt: gap.to)
+                    try sink.flush()
+                    let rooms = done.rooms.count
+                    var line = "\(gap.regained); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
+                    let unarchived = roomsHeard.subtracting(done.rooms).map { String(decoding: $0, as: UTF8.self) }.sorted()
+                    if !unarchived.isEmpty {
+                        let named = unarchived.prefix(5).joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
+                        line += "; \(lost) to \(named) (no archive) were not received"
+                    }
+                    printDiagnostic(line)
+                } catch {
+                    if let stop = interruption { throw stop }
+                    printDiagnostic("\(gap.regained); could not replay the gap from the archives (\(error.message)); \(lost) were not received")
+                }
+            } else {
+                printDiagnostic("\(gap.regained); \(lost) were not received")
+            }
+        } else if let since = options.since, linksOpened == 1 {
+            _ = try fill(from: since, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
+        }
+        guard let held = holding else { return }
+        holding = nil
+        for batch in held where printed < options.count ?? .max { try process(batch) }
+    }
+
+    /// Replays the rooms' archives from `from` (skipping what was received
+    /// live up to `lostSince`), then hands over to the live link.
+    private func fill(from: Int64, lostSince: Int64?, subscribedAt: Int64) throws(RoomWardenError) -> GapReplay.Outcome {
+        guard let replay, let handoff, let queue else { return GapReplay.Outcome() }
+        var receivedLive = lostSince == nil ? [:] : recent.received(since: from)
+        replayedEntries = replayedEntries.filter { $0.value >= from }
+        let limit = options.count ?? .max
+        return try replay.run(
+            from: from, subscribedAt: subscribedAt, handoff: handoff, markerRefused: queue.subscription?.markerRefused,
+            formatter: formatter, sink: sink,
+            admit: { [unowned self] view in
+                if printed >= limit { return false }
+                if let lostSince, let ts = view.ts, ts <= lostSince, !receivedLive.isEmpty {
+                    let key = Handoff.key(view.channel, view.payload)
+                    if let n = receivedLive[key] {
+                        receivedLive[key] = n > 1 ? n - 1 : nil
+                        return false
+                    }
+                }
+                let identity = Watcher.identity(view)
+                if replayedEntries[identity] != nil { return false }
+                if !ignore.isEmpty && isIgnored(view.channel) { return false }
+                if let grep, !Watcher.matches(grep, view.payload) { return false }
+                if replayedEntries.count < 1_000_000 { replayedEntries[identity] = view.ts ?? from }
+                printed += 1
+                return true
+            },
+            shouldStop: { [unowned self] in interruption })
+    }
+
+    /// An archive entry's identity: its room and id, or for an entry
+    /// without one, its room, payload and time.
+    private static func identity(_ view: MessageView) -> Int {
+        var h = Hasher()
+        h.combine(bytes: view.channel)
+        if let id = view.id {
+            h.combine(bytes: id)
+        } else {
+            h.combine(bytes: view.payload)
+            h.combine(view.ts)
+        }
+        return h.finalize()
+    }
+
+    private static func matches(_ grep: NSRegularExpression, _ payload: UnsafeRawBufferPointer) -> Bool {
+        let text = String(decoding: payload, as: UTF8.self)
+        return grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
+    }
+
     /// Formats one batch: drops repeated deliveries of one PUBLISH,
     /// the handoff's marker and duplicates, ignored channels and
     /// non-matching messages.
@@ -207,14 +331,13 @@ public final class Watcher {
         let limit = options.count ?? .max
         let ts = batch.receivedAt
         var writeFailure: RoomWardenError?
+        if replay != nil { recent.add(batch) }
         batch.forEach { (pattern, channel, payload) -> Bool in
             if mayRepeat && copies.isCopy(pattern: pattern, channel: channel, payload: payload) { return true }
             if let handoff, !handoff.admit(channel: channel, payload: payload) { return true }
+            if replay != nil && !channel.elementsEqual(lastRoomHeard) { hear(channel) }
             if !ignore.isEmpty && isIgnored(channel) { return true }
-            if let grep {
-                let text = String(decoding: payload, as: UTF8.self)
-                if grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil { return true }
-            }
+            if let grep, !Watcher.matches(grep, payload) { return true }
             formatter.append(MessageView(ts: ts, channel: channel, pattern: pattern, payload: payload), to: &sink.buffer)
             archive?.add(channel: channel, payload: payload, ts: ts)
             printed += 1
@@ -229,6 +352,11 @@ public final class Watcher {
         }
         if let writeFailure { throw writeFailure }
         try sink.flushIfFull()
+    }
+
+    private func hear(_ channel: UnsafeRawBufferPointer) {
+        lastRoomHeard = Array(channel)
+        if roomsHeard.count < 100_000 { roomsHeard.insert(lastRoomHeard) }
     }
 
     private func isIgnored(_ channel: UnsafeRawBufferPointer) -> Bool {

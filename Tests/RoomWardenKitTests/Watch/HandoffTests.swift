@@ -75,4 +75,20 @@ final class HandoffTests: XCTestCase {
         XCTAssertFalse(admit(h, first.channel, first.payload))
         XCTAssertTrue(h.isOpen, "only this handoff's own marker ends it")
     }
+
+    /// A second read begins before the first one's marker came through
+    /// (watch replays a second gap while the first is still queued): the
+    /// first read's entries are still expected until its own marker.
+    func testTwoReadsWaitingForTheirMarkersAtOnce() throws {
+        let h = Handoff()
+        let first = try handoffWithArchive(h)
+        let second = try handoffWithArchive(h)
+        XCTAssertFalse(admit(h, "room:a", "x"), "the first read's copy")
+        XCTAssertFalse(admit(h, "room:a", "x"), "the second read's copy")
+        XCTAssertFalse(admit(h, first.channel, first.payload))
+        XCTAssertTrue(h.isOpen, "the second read still waits")
+        XCTAssertFalse(admit(h, second.channel, second.payload))
+        XCTAssertFalse(h.isOpen)
+        XCTAssertTrue(admit(h, "room:a", "x"))
+    }
 }
