@@ -113,4 +113,35 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertTrue(r.lines[0].contains(#""channel":"\#(room)","replayed":true,"id":"#), r.lines[0])
         XCTAssertEqual(r.stderr, "")
     }
+
+    /// A 1MB `--buffer` and a reader that pauses: what the full buffer
+    /// dropped is replayed from the archive once there is room; nothing
+    /// is lost, nothing printed twice.
+    func testAFullBufferIsRefilledFromTheArchive() throws {
+        let own = try RedisServer()
+        let p = try startWatch(["room:*", "--format", "{message}", "--buffer", "1MB"], on: own, subscriptions: 2, readOutput: false)
+        let total = 12_000
+        let lines = (0..<total).map { String(format: "%06d ", $0) + String(repeating: "x", count: 100) + "\n" }.joined()
+        XCTAssertEqual(try roomwarden(["publish", "room:p", "-q"] + own.socketArguments, stdin: Array(lines.utf8)).status, 0)
+        sleep(1)  // stdout still unread: the queue fills and drops
+        var seen: [UInt8] = []
+        var newlines = 0
+        let handle = p.stdoutHandle
+        let reading = Date().addingTimeInterval(30)
+        while newlines < total && Date() < reading {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+            for byte in chunk where byte == 0x0A { newlines += 1 }
+        }
+        XCTAssertTrue(p.waitForStderr("replayed"), p.stderrSoFar)
+        p.signal(SIGTERM)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 143, r.stderr)
+        XCTAssertTrue(r.stderr.contains("buffer full"), "the buffer did overflow: \(r.stderr)")
+        XCTAssertFalse(r.stderr.contains("not received"), r.stderr)
+        let numbers = String(decoding: seen, as: UTF8.self).split(separator: "\n").map { Int($0.prefix(6)) ?? -1 }
+        XCTAssertEqual(numbers.count, total, "each once")
+        XCTAssertTrue(numbers == Array(0..<total), "every message once, in order: \(r.stderr)")
+    }
 }

@@ -205,7 +205,15 @@ public final class Watcher {
                 case .dropped(let n, let from, let to):
                     copies.reset()
                     try sink.flush()
-                    printDiagnostic("buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to)): stdout was not read fast enough")
+                    let dropped = "buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to))"
+                    if replay != nil && holding == nil {
+                        // Refilled from the archives: those messages were
+                        // received at `from` at the earliest.
+                        try refill(from: from, lostSince: from, subscribedAt: from, reporting: dropped,
+                                   lost: "those to", unreplayable: "\(dropped): stdout was not read fast enough")
+                    } else {
+                        printDiagnostic("\(dropped): stdout was not read fast enough")
+                    }
                 case .notice(let text):
                     try sink.flush()
                     printDiagnostic(text)
@@ -249,21 +257,8 @@ public final class Watcher {
             try sink.flush()
             let lost = "messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to))"
             if replay != nil {
-                do {
-                    let done = try fill(from: gap.from - GapReplay.margin, lostSince: gap.from, subscribedAt: gap.to)
-                    try sink.flush()
-                    let rooms = done.rooms.count
-                    var line = "\(gap.regained); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
-                    let unarchived = roomsHeard.subtracting(done.rooms).map { String(decoding: $0, as: UTF8.self) }.sorted()
-                    if !unarchived.isEmpty {
-                        let named = unarchived.prefix(5).joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
-                        line += "; \(lost) to \(named) (no archive) were not received"
-                    }
-                    printDiagnostic(line)
-                } catch {
-                    if let stop = interruption { throw stop }
-                    printDiagnostic("\(gap.regained); could not replay the gap from the archives (\(error.message)); \(lost) were not received")
-                }
+                try refill(from: gap.from, lostSince: gap.from, subscribedAt: gap.to, reporting: gap.regained,
+                           lost: lost + " to", unreplayable: "\(gap.regained); \(lost) were not received")
             } else {
                 printDiagnostic("\(gap.regained); \(lost) were not received")
             }
@@ -273,6 +268,28 @@ public final class Watcher {
         guard let held = holding else { return }
         holding = nil
         for batch in held where printed < options.count ?? .max { try process(batch) }
+    }
+
+    /// Replays what a gap or a full buffer lost (received from `from`
+    /// on) and reports it: `reporting` and what was replayed, then what
+    /// rooms heard without an archive lost (`lost` before their names);
+    /// `unreplayable` (and why) if the archives could not be read.
+    private func refill(from: Int64, lostSince: Int64, subscribedAt: Int64, reporting: String, lost: String, unreplayable: String) throws(RoomWardenError) {
+        do {
+            let done = try fill(from: from - GapReplay.margin, lostSince: lostSince, subscribedAt: subscribedAt)
+            try sink.flush()
+            let rooms = done.rooms.count
+            var line = "\(reporting); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
+            let unarchived = roomsHeard.subtracting(done.rooms).map { String(decoding: $0, as: UTF8.self) }.sorted()
+            if !unarchived.isEmpty {
+                let named = unarchived.prefix(5).joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
+                line += "; \(lost) \(named) (no archive) were not received"
+            }
+            printDiagnostic(line)
+        } catch {
+            if let stop = interruption { throw stop }
+            printDiagnostic("\(unreplayable); they could not be replayed from the archives (\(error.message))")
+        }
     }
 
     /// Replays the rooms' archives from `from` (skipping what was received
