@@ -188,7 +188,7 @@ _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
     repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -228,6 +228,9 @@ _roomwarden_watch() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '-c'|'--channel')
         return
         ;;
@@ -259,7 +262,7 @@ _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
     repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --retain --max-len --from -f --format)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --backlog-key --retain --max-len --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -295,6 +298,9 @@ _roomwarden_publish() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '--retain')
         return
         ;;
@@ -313,9 +319,9 @@ _roomwarden_publish() {
 
 _roomwarden_history() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --since --until --last --limit --score-unit)
+    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --delete --all --yes --version --help)
+    repeating_options=(--from --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -355,6 +361,9 @@ _roomwarden_history() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '--since')
         return
         ;;
@@ -365,6 +374,15 @@ _roomwarden_history() {
         return
         ;;
     '--limit')
+        return
+        ;;
+    '--grep')
+        return
+        ;;
+    '--from')
+        return
+        ;;
+    '--ignore')
         return
         ;;
     '--score-unit')
@@ -378,7 +396,7 @@ _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
     repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --window --top --sort -f --format --watch --sample)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --backlog-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -412,6 +430,9 @@ _roomwarden_stats() {
         return
         ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '--window')

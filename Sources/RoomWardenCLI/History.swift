@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
@@ -11,7 +14,8 @@ extension RoomWarden {
                 patterns (default room:*), merged in time order. Times (--since, --until): a duration \
                 back from now (90s, 15m, 2h, 7d, 1h30m), RFC 3339 (2026-11-21T10:00:00Z, or with an \
                 offset), a date (2026-11-21, local midnight), @EPOCH seconds, or now. --since is \
-                inclusive, --until exclusive.
+                inclusive, --until exclusive. --grep and --from pick messages before --last and --limit \
+                count. --delete removes exactly what the same command prints, one entry at a time.
                 """)
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
@@ -46,6 +50,30 @@ extension RoomWarden {
         @Flag(name: .long, help: "After the archive, go on with live messages (no gap, no duplicate).")
         var follow = false
 
+        /// A regular expression on the message.
+        @Option(name: .long, help: ArgumentHelp("Only messages matching this regular expression (as watch --grep).", valueName: "regex"))
+        var grep: String?
+
+        /// Senders.
+        @Option(name: .long, help: ArgumentHelp("Only messages from this sender (the envelope's from; repeatable).", valueName: "name"))
+        var from: [String] = []
+
+        /// Rooms to leave out.
+        @Option(name: .long, help: ArgumentHelp("Leave out rooms matching this glob (repeatable).", valueName: "glob"))
+        var ignore: [String] = []
+
+        /// Remove what is printed.
+        @Flag(name: .long, help: "Remove from the archives exactly the entries printed (asks first on a terminal).")
+        var delete = false
+
+        /// Remove with no window or filter.
+        @Flag(name: .long, help: "With --delete: allow it without a window, filter or count (every entry read is removed).")
+        var all = false
+
+        /// Do not ask.
+        @Flag(name: .long, help: "With --delete: remove without asking (needed when stdin is not a terminal).")
+        var yes = false
+
         /// How raw scores are read.
         @Option(name: .long, help: ArgumentHelp("Scores of entries that are not roomwarden envelopes: s, ms, or auto (below 1e11 is seconds).", valueName: "unit"))
         var scoreUnit: ScoreUnit = .auto
@@ -56,7 +84,9 @@ extension RoomWarden {
             if follow && reverse { throw ValidationError("--follow prints oldest first: it cannot go with --reverse") }
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
-            if targets.contains("") { throw ValidationError("channels and patterns must not be empty") }
+            if targets.contains("") || ignore.contains("") { throw ValidationError("channels, patterns and --ignore globs must not be empty") }
+            do { _ = try MessageFilter(grep: grep, from: from) } catch { throw ValidationError(error.message) }
+            try validateDelete()
             let now = WallClock.nowMilliseconds()
             do {
                 let from = try since.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--since", now: now) }
@@ -69,11 +99,29 @@ extension RoomWarden {
             }
         }
 
+        /// --delete's refusals: nothing is removed by accident.
+        func validateDelete() throws {
+            if all && !delete { throw ValidationError("--all goes with --delete") }
+            if yes && !delete { throw ValidationError("--yes goes with --delete") }
+            guard delete else { return }
+            if follow { throw ValidationError("--delete removes what the archives hold now: it cannot go with --follow") }
+            let narrowed = since != nil || until != nil || grep != nil || !from.isEmpty || last != nil || limit != nil
+            if !narrowed && !all {
+                throw ValidationError("--delete without a window (--since/--until), a filter (--grep/--from) or a count (--last/--limit) "
+                                      + "would remove every entry it reads: add --all if that is what you mean")
+            }
+            if !yes && isatty(0) != 1 {
+                throw ValidationError("--delete asks before removing, and stdin is not a terminal: add --yes to remove without asking")
+            }
+        }
+
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             let now = WallClock.nowMilliseconds()
             var options = HistoryOptions()
             options.targets = targets.isEmpty ? ["room:*"] : targets
             options.template = try archive.template()
+            options.backlog = try archive.backlogTemplate()
+            options.ignore = ignore
             options.since = try since.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--since", now: now) }
             options.until = try until.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--until", now: now) }
             options.last = last
@@ -82,8 +130,13 @@ extension RoomWarden {
             options.scoreUnit = scoreUnit
             let sink = OutputSink()
             let formatter = try output.formatter()
+            let filter = try MessageFilter(grep: grep, from: from)
             let connection = try settings.connect()
-            let reader = HistoryReader(connection: connection, options: options, formatter: formatter, sink: sink)
+            let reader = HistoryReader(connection: connection, options: options, filter: filter, formatter: formatter, sink: sink)
+            if delete {
+                try remove(with: reader)
+                return
+            }
             guard follow else {
                 try reader.run()
                 return
@@ -104,6 +157,23 @@ extension RoomWarden {
             watcher.admit = handoff.admit
             try watcher.consume()
         }
+    }
+}
+
+extension RoomWarden.History {
+    /// --delete: at once with --yes; on a terminal, after saying how many
+    /// entries it would remove and getting a yes.
+    private func remove(with reader: HistoryReader) throws(RoomWardenError) {
+        if yes { return try reader.delete() }
+        let pending = try reader.pendingDeletion()
+        if pending.count > 0 {
+            let entries = pending.count == 1 ? "1 entry" : "\(pending.count) entries"
+            let rooms = pending.roomCount == 1 ? "1 room" : "\(pending.roomCount) rooms"
+            guard Terminal.confirm("remove \(entries) from \(rooms) from the archives?") else {
+                throw .failure("nothing removed (not confirmed)")
+            }
+        }
+        try reader.remove(pending)
     }
 }
 

@@ -82,6 +82,7 @@ extension RoomWarden {
             var options = StatsOptions()
             options.pattern = pattern
             options.template = try archive.template()
+            options.backlog = try archive.backlogTemplate()
             options.windows = try windows()
             options.sampleMilliseconds = sample.flatMap(TimeSpan.milliseconds)
             let connection = try settings.connect()

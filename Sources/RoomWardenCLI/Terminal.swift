@@ -25,3 +25,13 @@ enum Terminal {
         return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+extension Terminal {
+    /// Asks a yes/no question on stderr and reads the answer from stdin
+    /// (a terminal): true only for y or yes.
+    static func confirm(_ question: String) -> Bool {
+        FileHandle.standardError.write(Data("roomwarden: \(question) [y/N] ".utf8))
+        guard let answer = readLine(strippingNewline: true) else { return false }
+        return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
+    }
+}

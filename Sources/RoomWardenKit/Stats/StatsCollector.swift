@@ -23,11 +23,12 @@ public final class StatsCollector {
     }
 
     /// Round trip 1: the server's facts, the channels with subscribers and
-    /// the first SCAN page.
+    /// the first SCAN pages (archives, backlogs).
     private struct ServerQuery {
         let channels, patternSubscriptions, infoServer, infoClients, bufferLimits, pubsubClients, firstScan: Pipeline.Slot
+        let firstBacklogScan: Pipeline.Slot?
 
-        init(pattern: [UInt8], scanMatch: [UInt8], into p: inout Pipeline) {
+        init(pattern: [UInt8], scanMatch: [UInt8], backlogMatch: [UInt8]?, into p: inout Pipeline) {
             channels = p.add(.pubsubChannels(pattern: pattern))
             patternSubscriptions = p.add(.pubsubNumpat)
             infoServer = p.add(.info("server"))
@@ -35,6 +36,7 @@ public final class StatsCollector {
             bufferLimits = p.add(.configGet("client-output-buffer-limit"))
             pubsubClients = p.add(.clientList(type: "pubsub"))
             firstScan = p.add(.scan(cursor: ScanPage.start, match: scanMatch))
+            firstBacklogScan = backlogMatch.map { p.add(.scan(cursor: ScanPage.start, match: $0)) }
         }
 
         /// What the ACL user may not read stays unknown (nil), not an error.
@@ -78,6 +80,21 @@ public final class StatsCollector {
         }
     }
 
+    /// Round trip 2, per room with no archive key but a backlog key: its
+    /// type and length (a list's entries have no times: no window counts).
+    private struct BacklogQuery {
+        let room: Int
+        let key: [UInt8]
+        let type, length: Pipeline.Slot
+
+        init(room: Int, key: [UInt8], into p: inout Pipeline) {
+            self.room = room
+            self.key = key
+            type = p.add(.type(key: key))
+            length = p.add(.llen(key: key))
+        }
+    }
+
     /// Round trip 3, for an archive that round trip 2 could not count: a
     /// list backlog (WRONGTYPE) or an archive scored in seconds.
     private struct SecondLook {
@@ -103,32 +120,35 @@ public final class StatsCollector {
         let windowStarts = options.windows.map { now - $0.milliseconds }
         let pattern = Array(options.pattern.utf8)
         let scanMatch = options.template.scanPattern(for: pattern)
+        let backlogMatch = options.backlog?.scanPattern(for: pattern)
 
         var first = Pipeline()
-        let serverQuery = ServerQuery(pattern: pattern, scanMatch: scanMatch, into: &first)
+        let serverQuery = ServerQuery(pattern: pattern, scanMatch: scanMatch, backlogMatch: backlogMatch, into: &first)
         let r1 = try run(first, doing: "reading server stats")
         let server = serverQuery.server(r1)
         let subscribed = r1[serverQuery.channels].elements?.compactMap { $0.bytes } ?? []
 
-        // SCAN until done (usually it already is, for a thousand rooms).
-        let keys: [[UInt8]]
-        do {
-            let scan = try connection.scanAll(match: scanMatch, continuing: ScanPage(r1[serverQuery.firstScan]))
-            keys = scan.keys
-            commands += scan.roundTrips
-            roundTrips += scan.roundTrips
-        } catch {
-            throw RoomWardenError.from(error, doing: "SCAN", endpoint: connection.endpoint)
-        }
         let glob = Glob(pattern)
         var archives: [[UInt8]: [UInt8]] = [:]  // channel -> key
-        for key in keys {
+        for key in try scanned(scanMatch, first: r1[serverQuery.firstScan]) {
             if let channel = options.template.channel(ofKey: key), glob.matches(channel) { archives[channel] = key }
+        }
+        // List backlogs of rooms with no archive key (where both exist,
+        // the archive is the room's archive).
+        var backlogs: [[UInt8]: [UInt8]] = [:]  // channel -> key
+        if let backlog = options.backlog, let backlogMatch, let slot = serverQuery.firstBacklogScan {
+            for key in try scanned(backlogMatch, first: r1[slot]) {
+                if let channel = backlog.channel(ofKey: key), glob.matches(channel), archives[channel] == nil,
+                   key != options.template.key(for: channel) {
+                    backlogs[channel] = key
+                }
+            }
         }
 
         // Every room: subscribed, archived or heard in the sample.
         var names = Set(subscribed)
         names.formUnion(archives.keys)
+        names.formUnion(backlogs.keys)
         names.formUnion(sampled.keys.filter { glob.matches($0) })
         let channels = names.sorted { $0.lexicographicallyPrecedes($1) }
         var rooms = channels.map { RoomStats(channel: $0, windowCounts: Array(repeating: nil, count: options.windows.count)) }
@@ -139,6 +159,9 @@ public final class StatsCollector {
         let archiveQueries = rooms.indices.compactMap { i in
             archives[rooms[i].channel].map { ArchiveQuery(room: i, key: $0, windowStarts: windowStarts, into: &second) }
         }
+        let backlogQueries = rooms.indices.compactMap { i in
+            backlogs[rooms[i].channel].map { BacklogQuery(room: i, key: $0, into: &second) }
+        }
         let r2 = try run(second, doing: "reading room stats")
         if let pairs = r2[subscribers].elements {
             var byName: [[UInt8]: Int] = [:]
@@ -148,6 +171,15 @@ public final class StatsCollector {
                 i += 2
             }
             for k in rooms.indices { rooms[k].subscribers = byName[rooms[k].channel] }
+        }
+        for q in backlogQueries {
+            switch try readable(r2[q.type], q.key).string ?? "" {
+            case "list":
+                rooms[q.room].archived = try readable(r2[q.length], q.key).integer.map(Int.init)
+                rooms[q.room].note = "list"
+            case "none": break  // gone since the SCAN
+            case let type: rooms[q.room].note = "backlog key holds a \(type)"
+            }
         }
         var third = Pipeline()
         var secondLooks: [SecondLook] = []
@@ -198,6 +230,19 @@ public final class StatsCollector {
         report.roundTrips = roundTrips
         report.tookMilliseconds = Monotonic.milliseconds() - started
         return report
+    }
+
+    /// Every key matching `match`: the first SCAN page's reply, then SCAN
+    /// until done (usually it already is, for a thousand rooms).
+    private func scanned(_ match: [UInt8], first: Reply) throws(RoomWardenError) -> [[UInt8]] {
+        do {
+            let scan = try connection.scanAll(match: match, continuing: ScanPage(first))
+            commands += scan.roundTrips
+            roundTrips += scan.roundTrips
+            return scan.keys
+        } catch {
+            throw RoomWardenError.from(error, doing: "SCAN", endpoint: connection.endpoint)
+        }
     }
 
     /// A reply about an archive key; a denial (NOPERM) is no unknown
