@@ -97,6 +97,21 @@ final class BacklogTests: XCTestCase {
         XCTAssertEqual(try server.run("LRANGE", "\(room):backlog", "0", "-1").elements?.compactMap(\.string), ["list two", "list one"])
     }
 
+    /// A user who may read only archive keys (`~room:*:archive`, as the
+    /// README's moderator) still reads every room that has one: backlog
+    /// keys are looked at only where there is no archive key.
+    func testAUserWhoMayReadOnlyArchiveKeysStillReadsThem() throws {
+        let p = freshRoom()
+        XCTAssertEqual(try rw(["publish", "\(p):a", "-q", "kept"]).status, 0)
+        let user = "archivist-\(p.suffix(6))"
+        try server.run("ACL", "SETUSER", user, "on", ">pw", "resetkeys", "~\(p):*:archive", "&*", "+@all")
+        for targets in [["\(p):a"], ["\(p):*"]] {
+            let r = try rw(["history", "--user", user, "--format", "{message}"] + targets, env: ["REDISCLI_AUTH": "pw"])
+            XCTAssertEqual(r.status, 0, "\(targets): \(r.stderr)")
+            XCTAssertEqual(r.lines, ["kept"])
+        }
+    }
+
     func testStatsListsTheRecipesBacklogWithNoFlags() throws {
         let prefix = freshRoom()
         try recipeSays("\(prefix):chatty", ["a", "b", "c"])

@@ -23,7 +23,8 @@ public struct ArchivedRoom: Sendable, Equatable {
 
 /// Finds archives: SCAN with the key templates (the archive's and the
 /// backlog's) for patterns, the keys themselves for plain channels, then
-/// every key's TYPE in one pipelined round trip.
+/// the archive keys' TYPEs in one pipelined round trip (and the backlog
+/// keys' of rooms with no archive key in a second).
 public enum ArchiveDiscovery {
     /// True if `text` has Redis glob characters.
     public static func isPattern(_ text: String) -> Bool { !Glob(text).isLiteral }
@@ -56,32 +57,38 @@ public enum ArchiveDiscovery {
                 if let channel = backlog.channel(ofKey: key), glob.matches(channel) { add(channel) }
             }
         }
-        var keys: [[UInt8]] = []
-        var typed = Set<[UInt8]>()
-        for channel in channels {
-            for key in [template.key(for: channel)] + (backlog.map { [$0.key(for: channel)] } ?? []) where typed.insert(key).inserted {
-                keys.append(key)
+        // The archive keys' types first; the backlog keys' only where there
+        // is no archive key (a user who may read only archive keys can
+        // still read every room that has one).
+        let keys = channels.map { template.key(for: $0) }
+        let types = try self.types(connection, keys)
+        var rooms: [ArchivedRoom] = []
+        var orphans: [Int] = []
+        for (channel, key) in zip(channels, keys) {
+            if types[key] == "none", let backlog, backlog.key(for: channel) != key { orphans.append(rooms.count) }
+            rooms.append(ArchivedRoom(channel: channel, key: key, kind: kind(types[key])))
+        }
+        if let backlog, !orphans.isEmpty {
+            let backlogKeys = orphans.map { backlog.key(for: rooms[$0].channel) }
+            let backlogTypes = try self.types(connection, backlogKeys)
+            // A backlog key of any type but a list is an error for whoever reads it.
+            for (i, key) in zip(orphans, backlogKeys) {
+                guard let type = backlogTypes[key], type != "none" else { continue }
+                rooms[i] = ArchivedRoom(channel: rooms[i].channel, key: key, kind: type == "list" ? .list : .other(type), isBacklogKey: true)
             }
         }
+        return rooms.sorted { $0.channel.lexicographicallyPrecedes($1.channel) }
+    }
+
+    /// Every key's type (`zset`, `list`, `none` ...), in one round trip.
+    private static func types(_ connection: Connection, _ keys: [[UInt8]]) throws(RoomWardenError) -> [[UInt8]: String] {
         let replies = try connection.pipeline(keys.map { .type(key: $0) }, doing: "reading key types")
         var types: [[UInt8]: String] = [:]
         for (key, reply) in zip(keys, replies) {
             let type = try reply.checked(doing: "reading the type of '\(String(decoding: key, as: UTF8.self))'", at: connection.endpoint)
             types[key] = type.string ?? "none"
         }
-        var rooms: [ArchivedRoom] = []
-        for channel in channels {
-            let key = template.key(for: channel)
-            var room = ArchivedRoom(channel: channel, key: key, kind: kind(types[key]))
-            // No archive key: the list backlog, if there is one (a backlog
-            // key of any other type is an error for whoever reads it).
-            if room.kind == .missing, let backlogKey = backlog?.key(for: channel), backlogKey != key,
-               let type = types[backlogKey], type != "none" {
-                room = ArchivedRoom(channel: channel, key: backlogKey, kind: type == "list" ? .list : .other(type), isBacklogKey: true)
-            }
-            rooms.append(room)
-        }
-        return rooms.sorted { $0.channel.lexicographicallyPrecedes($1.channel) }
+        return types
     }
 
     private static func kind(_ type: String?) -> ArchivedRoom.Kind {

@@ -188,9 +188,10 @@ public final class HistoryReader {
                 let expected = room.isBacklogKey ? "a list; check --backlog-key" : "a sorted set (or a list backlog); check --archive-key"
                 throw .data("\(what) '\(name(room.key))' holds a \(type), not \(expected)")
             case .list where windowed:
-                let text = "\(what) '\(name(room.key))' is a list (an LPUSH backlog) with no times: only --last N applies to it"
-                guard !named.contains(room.channel) else { throw .usage("\(text); drop --since/--until") }
-                printDiagnostic("\(text): \(name(room.channel)) is left out of the window")
+                guard !named.contains(room.channel) else {
+                    throw .usage("\(what) '\(name(room.key))' is a list (an LPUSH backlog) with no times: only --last N applies to it; drop --since/--until")
+                }
+                printDiagnostic("\(name(room.channel)) is left out of the window: its \(what) '\(name(room.key))' is a list (an LPUSH backlog) with no times (read it without --since/--until)")
                 continue
             case .missing where named.contains(room.channel):
                 let keys = options.backlog.map { "neither '\(name(room.key))' nor '\(name($0.key(for: room.channel)))' exists" }
