@@ -75,6 +75,12 @@ enum Terminal {
         let fd = state.pointee.fd
         if fd >= 0 { tcsetattr(fd, TCSAFLUSH, &state.pointee.saved) }
         signal(SIGTSTP, SIG_DFL)
+        // TSTP is blocked while its handler runs: unblock it so that the
+        // default action stops the process here, not after the handler.
+        var tstp = sigset_t()
+        sigemptyset(&tstp)
+        sigaddset(&tstp, SIGTSTP)
+        pthread_sigmask(SIG_UNBLOCK, &tstp, nil)
         raise(SIGTSTP)
         // Resumed.
         signal(SIGTSTP, Terminal.restoreAndStop)

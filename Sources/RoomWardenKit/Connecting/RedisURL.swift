@@ -108,9 +108,11 @@ public struct RedisURL: Sendable, Equatable {
 
     /// The text with every secret a URL can hold replaced by `***`,
     /// however malformed it is: everything up to the last `@` after the
-    /// scheme (user information, even with a `/` or `?` in the password),
-    /// and the value of every query parameter but `db` (`password=`,
-    /// `sentinel_password=`, and any misspelling of them). Safe to print.
+    /// scheme (user information, even with a `/` or `?` in the password);
+    /// the value of every query parameter but a numeric `db` (`password=`,
+    /// `sentinel_password=`, any misspelling); and, outside unix:// URLs, a
+    /// port or db path that is not a number (`redis://:secret` lacks its @).
+    /// Safe to print.
     public static func redacted(_ text: String) -> String {
         var rest = Substring(text)
         var out = ""
@@ -118,6 +120,7 @@ public struct RedisURL: Sendable, Equatable {
             out += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
         }
+        let isUnix = out == "unix://"
         if let at = rest.lastIndex(of: "@") {
             out += "***@"
             let inQuery = rest[..<at].contains("?")
@@ -125,16 +128,29 @@ public struct RedisURL: Sendable, Equatable {
             if inQuery {
                 // The @ may have been inside a query value (?password=a@b):
                 // the rest of that value goes too.
-                let end = rest.firstIndex(of: "&") ?? rest.endIndex
                 out += "***"
-                rest = rest[end...]
+                rest = rest[(rest.firstIndex(of: "&") ?? rest.endIndex)...]
                 return out + rest.split(separator: "&", omittingEmptySubsequences: false).map(redactedParameter).joined(separator: "&")
             }
         }
-        guard let q = rest.firstIndex(of: "?") else { return out + rest }
-        out += rest[...q]
+        let q = rest.firstIndex(of: "?") ?? rest.endIndex
+        out += isUnix ? String(rest[..<q]) : redactedAuthorityAndPath(rest[..<q])
+        guard q < rest.endIndex else { return out }
         let pairs = rest[rest.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false)
-        return out + pairs.map(redactedParameter).joined(separator: "&")
+        return out + "?" + pairs.map(redactedParameter).joined(separator: "&")
+    }
+
+    /// `host:port/db` with a port or db that is not a number as `***`.
+    private static func redactedAuthorityAndPath(_ text: Substring) -> String {
+        let slash = text.firstIndex(of: "/") ?? text.endIndex
+        var authority = String(text[..<slash])
+        let afterBracket = authority.lastIndex(of: "]").map { authority.index(after: $0) } ?? authority.startIndex
+        if let colon = authority[afterBracket...].lastIndex(of: ":"), Int(authority[authority.index(after: colon)...]) == nil {
+            authority = authority[...colon] + "***"
+        }
+        let path = text[slash...].dropFirst()
+        if slash == text.endIndex { return authority }
+        return authority + "/" + (path.isEmpty || Int(path) != nil ? String(path) : "***")
     }
 
     /// `db=N` as it is; any other `key=value` as `key=***`; a bare word as `***`.
