@@ -65,19 +65,10 @@ enum RawArguments {
         return out
     }
 
-    /// An argument as it may be shown: escapes as `\xff`.
+    /// An argument as a terminal shows it: each byte that is not UTF-8 as U+FFFD.
     static func shown(_ text: String) -> String {
         guard isEscaped(text) else { return text }
-        var out = ""
-        for s in text.unicodeScalars {
-            if s.value >= base + 0x80 {
-                let hex = String(s.value - base, radix: 16)
-                out += "\\x" + hex
-            } else {
-                out.unicodeScalars.append(s)
-            }
-        }
-        return out
+        return String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value >= base + 0x80 ? "\u{FFFD}" : $0 }))
     }
 
     /// Refuses an argument that is not UTF-8 where it would be changed:

@@ -37,6 +37,7 @@ final class ValueParserFuzzTests: XCTestCase {
             _ = try? OutputFormat(parsing: text)
             _ = try? ArchiveKeyTemplate(text)
             _ = Glob(text).matches(Array(input.string().utf8))
+            _ = RegexProblem.describe(text)
         }
     }
 }
