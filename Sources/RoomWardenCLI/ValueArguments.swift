@@ -6,40 +6,22 @@ import Synchronization
 // when the command line is read, so `validate()` and `run()` see the same
 // value and no flag is parsed twice.
 
-extension Span: ExpressibleByArgument {
+extension ExpressibleByArgument where Self: ParsableValue {
     public init?(argument: String) {
-        guard let v = ArgumentRejection.parse(argument, Span.init(parsing:)) else { return nil }
-        self = v
+        do {
+            self = try Self(parsing: argument)
+        } catch {
+            ArgumentRejection.record(argument, error.reason)
+            return nil
+        }
     }
 }
 
-extension ByteCount: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let v = ArgumentRejection.parse(argument, ByteCount.init(parsing:)) else { return nil }
-        self = v
-    }
-}
-
-extension Count: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let v = ArgumentRejection.parse(argument, Count.init(parsing:)) else { return nil }
-        self = v
-    }
-}
-
-extension TimePoint: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let v = ArgumentRejection.parse(argument, TimePoint.init(parsing:)) else { return nil }
-        self = v
-    }
-}
-
-extension WindowList: ExpressibleByArgument {
-    public init?(argument: String) {
-        guard let v = ArgumentRejection.parse(argument, WindowList.init(parsing:)) else { return nil }
-        self = v
-    }
-}
+extension Span: ExpressibleByArgument {}
+extension ByteCount: ExpressibleByArgument {}
+extension Count: ExpressibleByArgument {}
+extension TimePoint: ExpressibleByArgument {}
+extension WindowList: ExpressibleByArgument {}
 
 /// Why the last value was refused. ArgumentParser's `init?(argument:)` can
 /// only say no; this keeps the reason so that the usage error can say what
@@ -48,13 +30,8 @@ extension WindowList: ExpressibleByArgument {
 enum ArgumentRejection {
     private static let last = Mutex<(value: String, reason: String)?>(nil)
 
-    static func parse<T>(_ argument: String, _ parser: (String) throws(ValueError) -> T) -> T? {
-        do {
-            return try parser(argument)
-        } catch {
-            last.withLock { $0 = (argument, error.reason) }
-            return nil
-        }
+    static func record(_ value: String, _ reason: String) {
+        last.withLock { $0 = (value, reason) }
     }
 
     /// ArgumentParser's message, with the reason added when it is about the
