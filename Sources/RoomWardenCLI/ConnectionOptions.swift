@@ -44,6 +44,12 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Give up connecting after this long (default 5s).", valueName: "duration"))
     var connectTimeout: Span = .seconds(5)
 
+    /// The longest wait for a reply; 0 waits for ever.
+    @Option(name: .long, help: ArgumentHelp(
+        "Give up when Redis does not answer for this long (default 30s; 0: wait for ever; watch uses --heartbeat).",
+        valueName: "duration"))
+    var timeout: Span = .seconds(30)
+
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
@@ -88,6 +94,7 @@ struct ConnectionOptions: ParsableArguments {
         }
         if askpass { s.password = try Terminal.readSecret(prompt: "Password: ") }
         s.connectTimeout = connectTimeout.duration
+        s.replyTimeout = timeout == .zero ? nil : timeout.duration
         return s
     }
 }
