@@ -40,6 +40,8 @@ final class ValueArgumentTests: XCTestCase {
         XCTAssertEqual(defaults.heartbeat, .seconds(15))
         XCTAssertEqual(defaults.buffer, .megabytes(256))
         XCTAssertEqual(defaults.connection.connectTimeout, .seconds(5))
+        XCTAssertEqual(defaults.connection.timeout, .seconds(30))
+        XCTAssertEqual((parse(["stats", "--timeout", "0"]) as? RoomWarden.Stats)?.connection.timeout, .zero, "0 waits for ever")
 
         let p = try XCTUnwrap(parse(["publish", "room:x", "m", "--retain", "7d", "--max-len", "1000"]) as? RoomWarden.Publish)
         XCTAssertEqual(p.retain?.milliseconds, 604_800_000)
@@ -74,6 +76,8 @@ final class ValueArgumentTests: XCTestCase {
             (["watch", "--wait", "1e300"], "not a duration"),
             (["watch", "--wait", "99999999999999999999s"], "100 years"),
             (["stats", "--connect-timeout", "1e300"], "not a duration"),
+            (["history", "--timeout", "1e300"], "not a duration"),
+            (["publish", "room:x", "m", "--timeout", "99999999999999999999s"], "100 years"),
             (["stats", "--window", "1e300"], "not a duration"),
             (["stats", "--window", "99999999999999d"], "100 years"),
             (["watch", "--buffer", "99999999999999999999G"], "at most 1TB"),

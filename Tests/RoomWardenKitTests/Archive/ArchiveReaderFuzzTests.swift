@@ -16,9 +16,9 @@ final class ArchiveReaderFuzzTests: XCTestCase {
         "{" + String(repeating: #""a":{"#, count: 500) + "}",
     ]
 
-    /// Scores the readers may get from Redis (finite ones: what a score
-    /// that is no time does is the rogue-score fix's test).
-    static let scores: [Double?] = [nil, 0, 1, -1, 1.5, 1e11 - 1, 1e11, 1_763_762_245, 1_763_762_245_123, -1e14, 1e14]
+    /// Scores the readers may get from Redis, rogue ones included.
+    static let scores: [Double?] = [nil, 0, 1, -1, 1.5, 1e11 - 1, 1e11, 1_763_762_245, 1_763_762_245_123, -1e14, 1e14,
+                                    .infinity, -.infinity, 1e300, -1e300, -1e16, 9.3e18, .greatestFiniteMagnitude, .leastNonzeroMagnitude]
 
     func testNoMemberTrapsTheReaders() {
         var input = FuzzInput(seed: 0x5EED_0002)
