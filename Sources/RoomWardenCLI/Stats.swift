@@ -74,7 +74,6 @@ extension RoomWarden {
             let out = OutputSink()
             let asJSON = json || format == .json
             let terminal = isatty(1) == 1
-            let interval = watch
             while true {
                 let report = try collector.collect()
                 var rooms = sort.apply(report.rooms)
@@ -82,11 +81,11 @@ extension RoomWarden {
                 if asJSON {
                     try out.write(StatsRenderer.json(report, rooms: rooms))
                 } else {
-                    if interval != nil && terminal { try out.write("\u{1B}[H\u{1B}[2J") }
+                    if watch != nil && terminal { try out.write("\u{1B}[H\u{1B}[2J") }
                     try out.write(StatsRenderer.text(report, rooms: rooms, width: terminal ? Self.terminalWidth() : nil))
                 }
                 try out.flush()
-                guard let interval else { return }
+                guard let interval = watch else { return }
                 if !asJSON && !terminal { try out.write("\n") }
                 // usleep takes at most a second's worth of microseconds.
                 var left = interval.microseconds
