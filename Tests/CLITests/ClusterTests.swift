@@ -170,6 +170,14 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(text.text.contains("sharded \(sharded): 1 subscribers"), text.text)
     }
 
+    func testAPasswordTheClusterDoesNotAskForIsWarnedAboutOnceNotOncePerNode() throws {
+        let c = try cluster()
+        let r = try roomwarden(["stats", "--json"] + c.seedArguments, environment: ["REDISCLI_AUTH": "unneeded"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "none configured").count - 1, 1, r.stderr)
+        XCTAssertEqual((try jsonObject(r.text)["nodes"] as? [Any])?.count, 6)
+    }
+
     func testAPrimaryThatFallsSilentAndIsNotFailedOverIsExit69NamingItAndItsSlots() throws {
         let c = try cluster()
         let primaries = try c.primaries()
