@@ -45,7 +45,7 @@ completions: build
 	$(BIN) --generate-completion-script zsh > completions/_roomwarden
 	$(BIN) --generate-completion-script fish > completions/roomwarden.fish
 
-MANPAGE = .build/plugins/GenerateManual/outputs/RoomWardenCLI/roomwarden.1
+MANPAGE = .build/plugins/GenerateManual/outputs/roomwarden/roomwarden.1
 man: deps
 	$(SWIFT) package plugin generate-manual --configuration release
 

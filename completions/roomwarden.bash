@@ -187,8 +187,8 @@ _roomwarden() {
 _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
-    repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat)
+    repeating_options=(--sentinel -c --channel --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -219,6 +219,12 @@ _roomwarden_watch() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '-f'|'--format')
@@ -261,8 +267,8 @@ _roomwarden_watch() {
 _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --backlog-key --retain --max-len --from -f --format)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -295,6 +301,12 @@ _roomwarden_publish() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '--archive-key')
         return
         ;;
@@ -320,8 +332,8 @@ _roomwarden_publish() {
 _roomwarden_history() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --delete --all --yes --version --help)
-    repeating_options=(--from --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
+    repeating_options=(--sentinel --from --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -352,6 +364,12 @@ _roomwarden_history() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '-f'|'--format')
@@ -395,8 +413,8 @@ _roomwarden_history() {
 _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --backlog-key --window --top --sort -f --format --watch --sample)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -427,6 +445,12 @@ _roomwarden_stats() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '--archive-key')

@@ -12,10 +12,12 @@ extension RoomWarden {
             discussion: """
                 Reads the archives of the given channels, or of every channel matching the given \
                 patterns (default room:*), merged in time order. Times (--since, --until): a duration \
-                back from now (90s, 15m, 2h, 7d, 1h30m), RFC 3339 (2026-11-21T10:00:00Z, or with an \
-                offset), a date (2026-11-21, local midnight), @EPOCH seconds, or now. --since is \
-                inclusive, --until exclusive. --grep and --from pick messages before --last and --limit \
-                count. --delete removes exactly what the same command prints, one entry at a time.
+                back from now (90s, 15m, 2h, 7d, 1h30m; --since=-1h says the same as --since 1h), \
+                RFC 3339 (2026-11-21T10:00:00Z, or with an offset), a local date (2026-11-21, local \
+                midnight) or local time ('2026-11-21 10:00:00', as date -d reads it), @EPOCH seconds, \
+                or now. --since is inclusive, --until exclusive. --grep and --from pick messages before \
+                --last and --limit count. --delete removes exactly what the same command prints, one \
+                entry at a time.
                 """)
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
@@ -28,19 +30,19 @@ extension RoomWarden {
 
         /// Window start.
         @Option(name: .long, help: ArgumentHelp("From this time on (inclusive).", valueName: "time"))
-        var since: String?
+        var since: TimePoint?
 
         /// Window end.
         @Option(name: .long, help: ArgumentHelp("Up to this time (exclusive).", valueName: "time"))
-        var until: String?
+        var until: TimePoint?
 
         /// The newest N.
         @Option(name: .long, help: ArgumentHelp("Only the newest N in the window (printed oldest first).", valueName: "n"))
-        var last: Int?
+        var last: Count?
 
         /// The first N.
         @Option(name: .long, help: ArgumentHelp("Stop after N messages.", valueName: "n"))
-        var limit: Int?
+        var limit: Count?
 
         /// Newest first.
         @Flag(name: .long, help: "Newest first.")
@@ -79,8 +81,6 @@ extension RoomWarden {
         var scoreUnit: ScoreUnit = .auto
 
         func validate() throws {
-            if let last, last < 1 { throw ValidationError("--last must be at least 1") }
-            if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if follow && reverse { throw ValidationError("--follow prints oldest first: it cannot go with --reverse") }
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
@@ -88,14 +88,8 @@ extension RoomWarden {
             do { _ = try MessageFilter(grep: grep, from: from) } catch { throw ValidationError(error.message) }
             try validateDelete()
             let now = WallClock.nowMilliseconds()
-            do {
-                let from = try since.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--since", now: now) }
-                let to = try until.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--until", now: now) }
-                if let from, let to, to < from {
-                    throw RoomWardenError.usage("the window ends (--until \(until ?? "")) before it starts (--since \(since ?? ""))")
-                }
-            } catch let error as RoomWardenError {
-                throw ValidationError(error.message)
+            if let since, let until, until.milliseconds(now: now) < since.milliseconds(now: now) {
+                throw ValidationError("the window ends (--until \(until)) before it starts (--since \(since))")
             }
         }
 
@@ -122,17 +116,18 @@ extension RoomWarden {
             options.template = try archive.template()
             options.backlog = try archive.backlogTemplate()
             options.ignore = ignore
-            options.since = try since.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--since", now: now) }
-            options.until = try until.map { (t: String) throws(RoomWardenError) -> Int64 in try TimePoint.parse(t, flag: "--until", now: now) }
-            options.last = last
-            options.limit = limit
+            options.since = since?.milliseconds(now: now)
+            options.until = until?.milliseconds(now: now)
+            options.last = last?.value
+            options.limit = limit?.value
             options.reverse = reverse
             options.scoreUnit = scoreUnit
             let sink = OutputSink()
             let formatter = try output.formatter()
             let filter = try MessageFilter(grep: grep, from: from)
-            let connection = try settings.connect()
-            let reader = HistoryReader(connection: connection, options: options, filter: filter, formatter: formatter, sink: sink)
+            // A failover met while reading is waited out for up to --timeout.
+            let topology = try settings.topology(retryFor: settings.failoverWait)
+            let reader = HistoryReader(topology: topology, options: options, filter: filter, formatter: formatter, sink: sink)
             if delete {
                 try remove(with: reader)
                 return
@@ -146,7 +141,7 @@ extension RoomWarden {
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
-            let watcher = try Watcher(settings: settings, options: live, formatter: formatter, sink: sink)
+            let watcher = try Watcher(settings: settings.subscribing(through: topology), options: live, formatter: formatter, sink: sink)
             watcher.start()
             try watcher.waitUntilSubscribed()
             let handoff = Handoff(subscribedAt: WallClock.nowMilliseconds())

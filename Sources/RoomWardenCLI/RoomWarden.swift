@@ -3,9 +3,8 @@ import Foundation
 import RoomWardenKit
 
 /// The root command: lists the subcommands, owns nothing else.
-@main
-struct RoomWarden: ParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct RoomWarden: ParsableCommand {
+    package static let configuration = CommandConfiguration(
         commandName: "roomwarden",
         abstract: "Moderate and monitor chat rooms that run on Redis pub/sub.",
         discussion: """
@@ -21,12 +20,18 @@ struct RoomWarden: ParsableCommand {
         helpNames: .long
     )
 
+    package init() {}
+
     /// Like ArgumentParser's own main, but a usage error is one line on
     /// stderr (what is wrong, and where help is), exit 64.
-    static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+    package static func main() {
+        // Before anything opens a file or socket: a closed stdout must not
+        // become the Redis connection.
+        guard StandardDescriptors.reopenClosed() else { Foundation.exit(1) }
+        let arguments = RawArguments.strings
         do {
             var command = try parseAsRoot(arguments)
+            try RawArguments.checkTakenAsBytes(by: command)
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -35,7 +40,7 @@ struct RoomWarden: ParsableCommand {
                 if !text.isEmpty { print(text) }
                 Foundation.exit(0)
             }
-            let message = self.message(for: error)
+            let message = ArgumentRejection.explained(self.message(for: error))
             if !message.isEmpty {
                 let sub = arguments.first { ["watch", "publish", "history", "stats"].contains($0) }
                 let help = sub.map { "roomwarden \($0) --help" } ?? "roomwarden --help"

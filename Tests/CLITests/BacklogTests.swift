@@ -133,6 +133,9 @@ final class BacklogTests: XCTestCase {
         XCTAssertEqual(text.status, 0, text.stderr)
         let row = text.lines.first { $0.hasPrefix("\(prefix):chatty") }?.split(separator: " ").map(String.init)
         XCTAssertEqual(row.map { Array($0.dropFirst()) }, ["0", "3", "?", "?", "?", "-"], text.text)
+        // Elsewhere by --backlog-key: not found at the default key any more.
+        let moved = try rw(["stats", "\(prefix):*", "--json", "--backlog-key", "elsewhere:*"])
+        XCTAssertEqual(try (jsonObject(moved.lines.first ?? "")["rooms"] as? [Any])?.count, 0, moved.text)
     }
 
     /// `--last N` is N in total (like tail -n N of what history prints: the

@@ -9,7 +9,7 @@ import Hiredis
 final class ArchiveEraser {
     /// The connection that owns a key: one server today; the node that
     /// holds the key's slot in a cluster.
-    private let connection: (_ key: [UInt8]) -> Connection
+    private let connection: (_ key: [UInt8]) throws(RoomWardenError) -> Connection
     private let sink: OutputSink
     /// The reader formats each entry it hands over here, then calls `add`.
     var output: [UInt8] = []
@@ -35,7 +35,7 @@ final class ArchiveEraser {
         let outputEnd: Int
     }
 
-    init(connection: @escaping (_ key: [UInt8]) -> Connection, sink: OutputSink) {
+    init(connection: @escaping (_ key: [UInt8]) throws(RoomWardenError) -> Connection, sink: OutputSink) {
         self.connection = connection
         self.sink = sink
     }
@@ -62,8 +62,10 @@ final class ArchiveEraser {
             pendingBytes = 0
         }
         var groups: [(connection: Connection, entries: [Int], ticket: Connection.Ticket?)] = []
+        var connections: [Connection] = []
         for (i, p) in pending.enumerated() {
-            let c = connection(p.key)
+            let c = try connection(p.key)
+            connections.append(c)
             if let g = groups.firstIndex(where: { $0.connection === c }) { groups[g].entries.append(i) } else { groups.append((c, [i], nil)) }
         }
         var outcomes = [Reply?](repeating: nil, count: pending.count)
@@ -89,7 +91,7 @@ final class ArchiveEraser {
         }
         var refusal: RoomWardenError?
         var start = 0
-        for (p, outcome) in zip(pending, outcomes) {
+        for (i, (p, outcome)) in zip(pending, outcomes).enumerated() {
             let line = start..<p.outputEnd
             start = p.outputEnd
             guard let outcome else {
@@ -99,7 +101,7 @@ final class ArchiveEraser {
             if let error = outcome.errorMessage {
                 let key = String(decoding: p.key, as: UTF8.self)
                 refusal = refusal ?? RoomWardenError.from(.server(error), doing: "removing entries from '\(key)' (\(p.command.name))",
-                                                          endpoint: connection(p.key).endpoint)
+                                                          endpoint: connections[i].endpoint)
             } else if (outcome.integer ?? 0) > 0 {
                 removed += 1
                 rooms.insert(p.channel)

@@ -38,8 +38,13 @@ public struct HistoryOptions: Sendable {
 /// prints exactly that backwards. `--last N` keeps the last N of it (like
 /// `tail -n N`), `--limit N` the first N printed. The filters (`--grep`,
 /// `--from`) pick entries before either counts.
+///
+/// On a Redis Cluster each archive is read from the primary that owns it
+/// (named rooms too, whichever node the user named), and removed from
+/// there; patterns are SCANned on every primary; behind sentinels, from
+/// the master.
 public final class HistoryReader {
-    private let connection: Connection
+    private let topology: Topology
     private let options: HistoryOptions
     private let filter: MessageFilter
     private var formatter: MessageFormatter
@@ -52,6 +57,8 @@ public final class HistoryReader {
     private var scratch = EnvelopeScratch()
     /// Checked between pages: a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
+    /// Pipelined page requests, one queue per node.
+    private var fetchers: [ObjectIdentifier: PageFetcher] = [:]
 
     /// What becomes of each entry the filters pick.
     private enum Mode {
@@ -66,9 +73,9 @@ public final class HistoryReader {
     /// while it runs and are left alone.
     private var startedAt: Int64?
 
-    public init(connection: Connection, options: HistoryOptions, filter: MessageFilter? = nil,
+    public init(topology: Topology, options: HistoryOptions, filter: MessageFilter? = nil,
                 formatter: MessageFormatter, sink: OutputSink) {
-        self.connection = connection
+        self.topology = topology
         self.options = options
         self.filter = filter ?? MessageFilter()
         self.formatter = formatter
@@ -116,11 +123,11 @@ public final class HistoryReader {
         }
     }
 
-    /// Every key's removals go through the connection that owns it: this
-    /// one, for a single server.
+    /// Every key's removals go through the connection to the node that
+    /// holds it, the one it was read from.
     private func eraser() -> ArchiveEraser {
-        let connection = self.connection
-        return ArchiveEraser(connection: { _ in connection }, sink: sink)
+        let topology = self.topology
+        return ArchiveEraser(connection: { (key) throws(RoomWardenError) in try topology.connection(forKey: key) }, sink: sink)
     }
 
     /// Runs `body`, sends what is left to remove and prints the closing
@@ -177,7 +184,7 @@ public final class HistoryReader {
     /// named (a pattern's backlogs are left out with a notice).
     private func discover() throws(RoomWardenError) -> [ArchivedRoom] {
         let ignore = options.ignore.map { Glob($0) }
-        let found = try ArchiveDiscovery.rooms(connection, targets: options.targets, template: options.template, backlog: options.backlog)
+        let found = try ArchiveDiscovery.rooms(topology, targets: options.targets, template: options.template, backlog: options.backlog)
         let named = Set(options.targets.filter { !ArchiveDiscovery.isPattern($0) }.map { Array($0.utf8) })
         let windowed = options.since != nil || options.until != nil
         var rooms: [ArchivedRoom] = []
@@ -258,16 +265,14 @@ public final class HistoryReader {
     /// then offers them oldest first; otherwise it offers entries as it
     /// reads them. `remaining` counts down what is offered (--limit).
     private func merge(_ rooms: [ArchivedRoom], newestFirst: Bool, keepingLast: Int?, remaining: inout Int) throws(RoomWardenError) {
-        let fetcher = PageFetcher(connection: connection)
         // Pages still on their way when the merge has enough are given up,
         // so that their replies are never read as anything else's.
-        defer { fetcher.cancelAll() }
+        defer { cancelPages() }
         // Removing as it reads: each page is asked for once the entries
-        // read before it are removed, so that the cursor sees the removals.
+        // read before it are removed (no page is on its way meanwhile), so
+        // that the cursor sees the removals.
         let removing = removingAsRead && keepingLast == nil
-        if removing, case .delete(let eraser) = mode {
-            fetcher.beforeRequest = { () throws(RoomWardenError) in try eraser.flush() }
-        }
+        if removing, case .delete(let eraser) = mode { try eraser.flush() }
         let want = keepingLast ?? remaining
         let perRoom = max(50, min(options.pageSize, 200_000 / max(rooms.count, 1)))
         // Filters may pass few entries: pages stay full size then.
@@ -277,7 +282,7 @@ public final class HistoryReader {
         var streams: [RoomStream] = []
         for room in rooms {
             streams.append(RoomStream(room: room, unit: try unit(of: room.key), options: window, newestFirst: newestFirst,
-                                      pageSize: pageSize, fetcher: fetcher, prefetch: !removing))
+                                      pageSize: pageSize, fetcher: try fetcher(for: room.key, removing: removing), prefetch: !removing))
         }
         for s in streams { try s.request() }
         var heap = StreamHeap(newestFirst: newestFirst)
@@ -307,19 +312,38 @@ public final class HistoryReader {
             return
         }
         // The pages read ahead are given up before anything else uses the
-        // connection (removals go through it).
-        fetcher.cancelAll()
+        // connections (removals go through them).
+        cancelPages()
         for entry in kept.reversed() where remaining > 0 {
             let s = streams[entry.stream]
             if try offer(entry.member, score: entry.score, unit: s.unit, room: s.room, listCount: nil) { remaining -= 1 }
         }
     }
 
+    /// The page queue of the node holding `key`; when removing as it
+    /// reads, it sends the removals queued so far before each page request.
+    private func fetcher(for key: [UInt8], removing: Bool) throws(RoomWardenError) -> PageFetcher {
+        let connection = try topology.connection(forKey: key)
+        let fetcher = fetchers[ObjectIdentifier(connection)] ?? PageFetcher(connection: connection)
+        fetchers[ObjectIdentifier(connection)] = fetcher
+        if removing, case .delete(let eraser) = mode {
+            fetcher.beforeRequest = { () throws(RoomWardenError) in try eraser.flush() }
+        } else {
+            fetcher.beforeRequest = nil
+        }
+        return fetcher
+    }
+
+    /// Gives up every page still on its way, on every node.
+    private func cancelPages() {
+        for fetcher in fetchers.values { fetcher.cancelAll() }
+    }
+
     /// The unit of an archive's scores: `--score-unit`, or for `auto` the
     /// unit its newest timed entry says (ScoreUnit decides).
     private func unit(of key: [UInt8]) throws(RoomWardenError) -> ScoreUnit {
         guard options.scoreUnit == .auto else { return options.scoreUnit }
-        let reply = try connection.checked(.newestFiniteEntry(key: key), doing: "reading '\(name(key))'")
+        let reply = try topology.connection(forKey: key).checked(.newestFiniteEntry(key: key), doing: "reading '\(name(key))'")
         guard let parts = reply.elements, parts.count == 2, let text = parts[1].string else { return options.scoreUnit.resolved(newestScore: nil) }
         return options.scoreUnit.resolved(newestScore: Double(text))
     }
@@ -344,7 +368,7 @@ public final class HistoryReader {
         // start is left alone.
         var budget = Int.max
         if startedAt != nil, !fromHead {
-            let length = try connection.checked(.llen(key: room.key), doing: "reading '\(name(room.key))'")
+            let length = try topology.connection(forKey: room.key).checked(.llen(key: room.key), doing: "reading '\(name(room.key))'")
             budget = Int(length.integer ?? 0)
         }
         while want > 0, budget > 0 {
@@ -366,7 +390,7 @@ public final class HistoryReader {
     }
 
     private func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) throws(RoomWardenError) -> [[UInt8]] {
-        let reply = try connection.checked(.lrange(key: key, start: start, stop: stop), doing: "reading '\(name(key))'")
+        let reply = try topology.connection(forKey: key).checked(.lrange(key: key, start: start, stop: stop), doing: "reading '\(name(key))'")
         return reply.elements?.compactMap { $0.bytes } ?? []
     }
 }

@@ -20,7 +20,7 @@ public struct MessageFilter {
     public init(grep: String?, from senders: [String]) throws(RoomWardenError) {
         if let grep {
             do { self.grep = try NSRegularExpression(pattern: grep) } catch {
-                throw .usage("--grep '\(grep)' is not a regular expression: \(error.localizedDescription)")
+                throw .usage("--grep '\(grep)' is not a valid regular expression: \(RegexProblem.describe(grep))")
             }
         } else {
             self.grep = nil

@@ -55,7 +55,7 @@ public final class Watcher {
         self.sink = sink
         if let g = options.grep {
             do { grep = try NSRegularExpression(pattern: g) } catch {
-                throw .usage("--grep '\(g)' is not a regular expression: \(error.localizedDescription)")
+                throw .usage("--grep '\(g)' is not a valid regular expression: \(RegexProblem.describe(g))")
             }
         } else {
             grep = nil
