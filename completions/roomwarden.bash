@@ -186,7 +186,7 @@ _roomwarden() {
 
 _roomwarden_watch() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
+    non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
     repeating_options=(-c --channel --ignore)
     non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1

@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// How to reach Redis: SPEC §2. Flags beat the environment.
@@ -41,7 +48,7 @@ struct ConnectionOptions: ParsableArguments {
     var askpass = false
 
     /// How long connecting may take.
-    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long (default 5s).", valueName: "duration"))
+    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long.", valueName: "duration"))
     var connectTimeout: String = "5s"
 
     func validate() throws {

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
@@ -18,11 +20,11 @@ extension RoomWarden {
         @OptionGroup(title: "Archive") var archive: ArchiveOptions
 
         /// The channel pattern.
-        @Argument(help: "Channel pattern (default room:*).")
+        @Argument(help: "Channel pattern.")
         var pattern: String = "room:*"
 
         /// Activity windows.
-        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in (default 1m,1h,24h).", valueName: "list"))
+        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in.", valueName: "list"))
         var window: String = "1m,1h,24h"
 
         /// Only the first N rooms.
@@ -68,7 +70,7 @@ extension RoomWarden {
         }
 
         func windows() throws(RoomWardenError) -> [(label: String, milliseconds: Int64)] {
-            let parts = window.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+            let parts = window.split(separator: ",").map { String($0.filter { !$0.isWhitespace }) }
             guard !parts.isEmpty else { throw .usage("--window needs at least one duration, e.g. 1m,1h,24h") }
             return try parts.map { (p: String) throws(RoomWardenError) -> (label: String, milliseconds: Int64) in
                 guard let ms = TimeSpan.milliseconds(p), ms > 0 else {

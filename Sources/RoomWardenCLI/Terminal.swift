@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// Reading a secret from the controlling terminal with echo off.

@@ -1,4 +1,3 @@
-import Foundation
 import Hiredis
 
 /// A parsed `redis://[user[:pass]@]host[:port][/db]` or
@@ -95,14 +94,14 @@ public struct RedisURL: Sendable, Equatable {
 
     /// The URL with any user information replaced, safe to print.
     public static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://") else { return text }
+        guard let scheme = text.firstRange(of: "://") else { return text }
         let afterScheme = text[scheme.upperBound...]
         let hostEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex
         var out = text
         if let at = afterScheme[..<hostEnd].lastIndex(of: "@") {
             out = String(text[..<scheme.upperBound]) + "***@" + String(text[text.index(after: at)...])
         }
-        if let q = out.range(of: "password=") {
+        if let q = out.firstRange(of: "password=") {
             let end = out[q.upperBound...].firstIndex(of: "&") ?? out.endIndex
             out.replaceSubrange(q.upperBound..<end, with: "***")
         }
