@@ -85,6 +85,15 @@ extension RoomWarden {
             let connection = try settings.connect()
             let reader = HistoryReader(connection: connection, options: options, formatter: formatter, sink: sink)
             guard follow else {
+                // A long export to a file, watched at a terminal: count,
+                // rate and share done on stderr, erased at the end.
+                var progress: ProgressLine?
+                defer { progress?.finish() }
+                if ProgressLine.wanted(resultsOnStdout: true) {
+                    let line = ProgressLine(noun: "messages", total: options.expectedCount(connection))
+                    reader.printed = { _ in line.add() }
+                    progress = line
+                }
                 try reader.run()
                 return
             }
