@@ -11,7 +11,7 @@ public struct RedisURL: Sendable, Equatable {
     public init(parsing text: String) throws(RoomWardenError) {
         let safe = RedisURL.redacted(text)
         if text.hasPrefix("rediss://") {
-            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see README, 'TLS')")
+            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see TLS in 'man roomwarden')")
         }
         if text.hasPrefix("unix://") {
             var rest = Substring(text.dropFirst("unix://".count))
