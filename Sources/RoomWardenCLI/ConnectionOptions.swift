@@ -1,9 +1,4 @@
 import ArgumentParser
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,7 +54,7 @@ struct ConnectionOptions: ParsableArguments {
             throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration: use e.g. 500ms, 5s, 1m")
         }
         if let url { _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: url) } }
-        else if let env = ProcessInfo.processInfo.environment["REDIS_URL"], !env.isEmpty {
+        else if let env = Environment()["REDIS_URL"], !env.isEmpty {
             _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: env) }
         }
     }
@@ -71,7 +66,7 @@ struct ConnectionOptions: ParsableArguments {
     /// The settings these flags and the environment describe. Reads the
     /// terminal for --askpass; warns when a password came from argv.
     func settings() throws(RoomWardenError) -> ConnectionSettings {
-        let env = ProcessInfo.processInfo.environment
+        let env = Environment()
         var s = ConnectionSettings()
         if let envAuth = env["REDISCLI_AUTH"], !envAuth.isEmpty { s.password = envAuth }
         if let url {
@@ -116,7 +111,7 @@ struct ArchiveOptions: ParsableArguments {
     /// The template from the flag, else the environment, else `*:archive`.
     func template() throws(RoomWardenError) -> ArchiveKeyTemplate {
         if let archiveKey { return try ArchiveKeyTemplate(archiveKey) }
-        if let env = ProcessInfo.processInfo.environment["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
+        if let env = Environment()["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
             return try ArchiveKeyTemplate(env)
         }
         return .standard

@@ -5,6 +5,7 @@ extension RoomWarden {
     /// `roomwarden history [CHANNEL|PATTERN...]`: SPEC §7.
     struct History: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Print the archive by time window, merged across rooms.",
             discussion: """
                 Reads the archives of the given channels, or of every channel matching the given \

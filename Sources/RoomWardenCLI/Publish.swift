@@ -8,6 +8,7 @@ extension RoomWarden {
     /// `roomwarden publish CHANNEL [MESSAGE]`: SPEC §6.
     struct Publish: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \

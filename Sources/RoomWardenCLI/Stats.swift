@@ -8,6 +8,7 @@ extension RoomWarden {
     /// `roomwarden stats [PATTERN]`: SPEC §8.
     struct Stats: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "stats",
             abstract: "Rooms, subscribers, activity and server health at a glance.",
             discussion: """
                 Rooms are the channels matching PATTERN (default room:*) that have subscribers \

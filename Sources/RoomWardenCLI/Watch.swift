@@ -5,6 +5,7 @@ extension RoomWarden {
     /// `roomwarden watch [PATTERN...]`: SPEC §5.
     struct Watch: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Print every message of every room, live.",
             discussion: """
                 Subscribes to each PATTERN (default room:*) and each -c CHANNEL and prints one \

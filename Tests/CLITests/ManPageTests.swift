@@ -80,7 +80,7 @@ final class ManPageTests: XCTestCase {
         XCTAssertEqual(codes, real)
     }
 
-    /// Every variable the code reads (environment["X"], env["X"], getenv("X"))
+    /// Every variable the code reads (Environment()["X"], env["X"], getenv("X"))
     /// and the ones the contract names are under ENVIRONMENT.
     func testEnvironmentNamesEveryVariableTheCodeReads() throws {
         let text = try source()
@@ -90,7 +90,7 @@ final class ManPageTests: XCTestCase {
         let documented = Set(text[start.upperBound..<end.lowerBound].split(separator: "\n")
             .filter { $0.hasPrefix(".It Ev ") }.map { String($0.dropFirst(7)) })
         var read: Set<String> = ["REDIS_URL", "REDISCLI_AUTH", "ROOMWARDEN_ARCHIVE_KEY", "ROOMWARDEN_BACKLOG_KEY", "NO_COLOR", "TZ"]
-        let pattern = try NSRegularExpression(pattern: #"(?:environment|env)\["([A-Z_]+)"\]|getenv\("([A-Z_]+)"\)"#)
+        let pattern = try NSRegularExpression(pattern: #"(?:environment|env|Environment\(\))\["([A-Z_]+)"\]|getenv\("([A-Z_]+)"\)"#)
         let sources = Self.repo.appendingPathComponent("Sources")
         let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
             .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
