@@ -41,12 +41,7 @@ final class HelpTests: XCTestCase {
         let r = try roomwarden(["publish", "room:x", "hi", "-u", "rediss://example:6380"])
         XCTAssertEqual(r.status, 64)
         XCTAssertTrue(r.stderr.contains("see TLS in 'man roomwarden'"), r.stderr)
-        let sources = CompletionTests.repo.appendingPathComponent("Sources")
-        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
-            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
-        XCTAssertFalse(files.isEmpty)
-        for file in files {
-            let code = try String(contentsOf: file, encoding: .utf8)
+        for (file, code) in try swiftSources() {
             for line in code.split(separator: "\n") where line.contains("README") && !line.trimmingCharacters(in: .whitespaces).hasPrefix("//") {
                 XCTFail("\(file.lastPathComponent): a message names the README, which is not installed: \(line)")
             }

@@ -3,6 +3,15 @@ import RedisFixture
 import RoomWardenKit
 import XCTest
 
+/// Every Swift file under Sources/, with its text.
+func swiftSources() throws -> [(file: URL, code: String)] {
+    let sources = CompletionTests.repo.appendingPathComponent("Sources")
+    let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
+        .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
+    guard !files.isEmpty else { throw FixtureError("no Swift sources under \(sources.path)") }
+    return try files.map { ($0, try String(contentsOf: $0, encoding: .utf8)) }
+}
+
 /// The man page (docs/roomwarden.1, written by hand) says what the binary
 /// does: every option of every --help, the real exit codes, every
 /// environment variable the code reads; it renders without a warning and
@@ -91,12 +100,7 @@ final class ManPageTests: XCTestCase {
             .filter { $0.hasPrefix(".It Ev ") }.map { String($0.dropFirst(7)) })
         var read: Set<String> = ["REDIS_URL", "REDISCLI_AUTH", "ROOMWARDEN_ARCHIVE_KEY", "ROOMWARDEN_BACKLOG_KEY", "NO_COLOR", "TZ"]
         let pattern = try NSRegularExpression(pattern: #"(?:environment|env|Environment\(\))\["([A-Z_]+)"\]|getenv\("([A-Z_]+)"\)"#)
-        let sources = Self.repo.appendingPathComponent("Sources")
-        let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
-            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
-        XCTAssertFalse(files.isEmpty)
-        for file in files {
-            let code = try String(contentsOf: file, encoding: .utf8)
+        for (_, code) in try swiftSources() {
             for m in pattern.matches(in: code, range: NSRange(code.startIndex..., in: code)) {
                 for g in 1...2 where m.range(at: g).location != NSNotFound {
                     if let r = Range(m.range(at: g), in: code) { read.insert(String(code[r])) }
