@@ -188,7 +188,7 @@ _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
     repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -216,6 +216,9 @@ _roomwarden_watch() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
         return
         ;;
     '-f'|'--format')
@@ -256,7 +259,7 @@ _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
     repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --archive-key --retain --max-len --from -f --format)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --retain --max-len --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -286,6 +289,9 @@ _roomwarden_publish() {
     '--connect-timeout')
         return
         ;;
+    '--timeout')
+        return
+        ;;
     '--archive-key')
         return
         ;;
@@ -309,7 +315,7 @@ _roomwarden_history() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
     repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout -f --format --archive-key --since --until --last --limit --score-unit)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --since --until --last --limit --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -337,6 +343,9 @@ _roomwarden_history() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
         return
         ;;
     '-f'|'--format')
@@ -369,7 +378,7 @@ _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
     repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --archive-key --window --top --sort -f --format --watch --sample)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -397,6 +406,9 @@ _roomwarden_stats() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
         return
         ;;
     '--archive-key')

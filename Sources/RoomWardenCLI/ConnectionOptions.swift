@@ -46,12 +46,21 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Give up connecting after this long.", valueName: "duration"))
     var connectTimeout: String = "5s"
 
+    /// The longest wait for a reply; 0 waits for ever.
+    @Option(name: .long, help: ArgumentHelp(
+        "Give up when Redis does not answer for this long (0: wait for ever; watch uses --heartbeat).",
+        valueName: "duration"))
+    var timeout: String = "30s"
+
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
         guard let ms = TimeSpan.milliseconds(connectTimeout), ms > 0 else {
             throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration: use e.g. 500ms, 5s, 1m")
+        }
+        guard TimeSpan.milliseconds(timeout) != nil else {
+            throw ValidationError("--timeout '\(timeout)' is not a duration: use e.g. 10s, 1m, or 0 to wait for ever")
         }
         if let url { _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: url) } }
         else if let env = Environment()["REDIS_URL"], !env.isEmpty {
@@ -92,6 +101,8 @@ struct ConnectionOptions: ParsableArguments {
         }
         if askpass { s.password = try Terminal.readSecret(prompt: "Password: ") }
         s.connectTimeout = .milliseconds(TimeSpan.milliseconds(connectTimeout) ?? 5000)
+        let replyTimeout = TimeSpan.milliseconds(timeout) ?? 30_000
+        s.replyTimeout = replyTimeout == 0 ? nil : .milliseconds(replyTimeout)
         return s
     }
 }

@@ -24,6 +24,8 @@ public enum ArchiveDiscovery {
     public static func isPattern(_ text: String) -> Bool { !Glob(text).isLiteral }
 
     /// The rooms the targets (channels or patterns) name, sorted by channel.
+    /// A refused SCAN or TYPE (NOPERM) is the server's error, exit 77: a
+    /// key the user may not read is not a key that does not exist.
     public static func rooms(_ connection: Connection, targets: [String], template: ArchiveKeyTemplate) throws(RoomWardenError) -> [ArchivedRoom] {
         var keys: [[UInt8]] = []
         var seen = Set<[UInt8]>()
@@ -41,16 +43,16 @@ public enum ArchiveDiscovery {
                 if seen.insert(key).inserted { keys.append(key) }
             }
         }
-        let types = try pipelined(connection, keys.map { [Array("TYPE".utf8), $0] }, doing: "reading key types")
+        let types = try connection.pipeline(keys.map { .type(key: $0) }, doing: "reading key types")
         var rooms: [ArchivedRoom] = []
         for (key, reply) in zip(keys, types) {
-            let type = reply.string ?? "none"
+            let type = try reply.checked(doing: "reading the type of '\(String(decoding: key, as: UTF8.self))'", at: connection.endpoint)
             let kind: ArchivedRoom.Kind
-            switch type {
+            switch type.string ?? "none" {
             case "zset": kind = .sortedSet
             case "list": kind = .list
             case "none": kind = .missing
-            default: kind = .other(type)
+            case let other: kind = .other(other)
             }
             rooms.append(ArchivedRoom(channel: template.channel(ofKey: key) ?? key, key: key, kind: kind))
         }
@@ -59,38 +61,10 @@ public enum ArchiveDiscovery {
 
     /// Every key matching `match`, by SCAN (never KEYS).
     public static func scan(_ connection: Connection, match: [UInt8]) throws(RoomWardenError) -> [[UInt8]] {
-        var cursor: [UInt8] = Array("0".utf8)
-        var keys: [[UInt8]] = []
-        repeat {
-            let reply: Reply
-            do {
-                reply = try connection.command([Array("SCAN".utf8), cursor, Array("MATCH".utf8), match, Array("COUNT".utf8), Array("1000".utf8)])
-            } catch {
-                throw RoomWardenError.from(error, doing: "SCAN", endpoint: connection.endpoint)
-            }
-            if let line = reply.errorMessage {
-                throw RoomWardenError.from(.server(line), doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))", endpoint: connection.endpoint)
-            }
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].bytes, let found = parts[1].elements else {
-                throw .failure("unexpected SCAN reply from \(connection.endpoint)")
-            }
-            keys += found.compactMap { $0.bytes }
-            cursor = next
-        } while cursor != Array("0".utf8)
-        return keys
-    }
-
-    /// Sends commands in one pipeline and returns their replies; a server
-    /// error in a reply is left to the caller.
-    public static func pipelined(_ connection: Connection, _ commands: [[[UInt8]]], doing: String) throws(RoomWardenError) -> [Reply] {
-        guard !commands.isEmpty else { return [] }
-        var batch = CommandBatch()
-        for c in commands { batch.add(c) }
         do {
-            try connection.append(batch)
-            return try connection.readReplies(commands.count)
+            return try connection.scanAll(match: match).keys
         } catch {
-            throw RoomWardenError.from(error, doing: doing, endpoint: connection.endpoint)
+            throw RoomWardenError.from(error, doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))", endpoint: connection.endpoint)
         }
     }
 }

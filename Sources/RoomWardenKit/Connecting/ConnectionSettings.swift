@@ -13,6 +13,10 @@ public struct ConnectionSettings: Sendable {
     public var db: Int = 0
     /// How long connecting (and the AUTH/SELECT handshake) may take.
     public var connectTimeout: Duration = .seconds(5)
+    /// The longest wait for a reply, or for a write to drain, once
+    /// connected (`--timeout`); nil waits for ever. A subscribed link reads
+    /// past it (watch has its heartbeat).
+    public var replyTimeout: Duration? = .seconds(30)
 
     public init() {}
 
@@ -28,10 +32,7 @@ public struct ConnectionSettings: Sendable {
         do {
             try connection.setTimeout(connectTimeout)
             if let password {
-                var args = ["AUTH"]
-                if let user { args.append(user) }
-                args.append(password)
-                let reply = try connection.command(args.map { Array($0.utf8) })
+                let reply = try connection.command(.auth(user: user, password: password))
                 if let line = reply.errorMessage, line.contains("without any password configured") {
                     // As redis-cli does: a password the server does not ask for is not fatal.
                     printDiagnostic("warning: a password was given but \(endpoint) has none configured; going on without")
@@ -44,15 +45,15 @@ public struct ConnectionSettings: Sendable {
                 throw RoomWardenError.usage("--user \(user) needs a password: give --askpass, REDISCLI_AUTH, -a or put it in the URL")
             }
             if db != 0 {
-                let reply = try connection.command("SELECT", String(db))
+                let reply = try connection.command(.select(db: db))
                 if let line = reply.errorMessage {
-                    if line.hasPrefix("NOPERM") || line.hasPrefix("NOAUTH") {
+                    if RoomWardenError.exitCode(forServerError: line) == 77 {
                         throw RoomWardenError.from(.server(line), doing: "SELECT \(db)", endpoint: endpoint)
                     }
                     throw RoomWardenError.usage("cannot use --db \(db) at \(endpoint): \(line)")
                 }
             }
-            try connection.setTimeout(nil)
+            try connection.setTimeout(replyTimeout)
         } catch let error as RoomWardenError {
             throw error
         } catch let error as RedisError {

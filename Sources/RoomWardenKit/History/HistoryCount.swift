@@ -9,39 +9,37 @@ extension HistoryOptions {
     /// never this estimate.
     public func expectedCount(_ connection: Connection) -> Int? {
         guard let rooms = try? ArchiveDiscovery.rooms(connection, targets: targets, template: template) else { return nil }
-        var commands: [[[UInt8]]] = []
+        var commands: [Command] = []
         for room in rooms {
             switch room.kind {
             case .sortedSet:
-                // The newest score (for --score-unit auto), then the window
-                // counted both ways: in milliseconds and in seconds.
-                commands.append([Array("ZRANGE".utf8), room.key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)])
-                for seconds in [false, true] {
-                    let min = since.map { ScoreUnit.score(forMilliseconds: $0, seconds: seconds) } ?? "-inf"
-                    let max = until.map { "(" + ScoreUnit.score(forMilliseconds: $0, seconds: seconds) } ?? "+inf"
-                    commands.append([Array("ZCOUNT".utf8), room.key, Array(min.utf8), Array(max.utf8)])
+                // The newest timed score (for --score-unit auto), then the
+                // window counted in each unit: milliseconds, seconds.
+                commands.append(.newestFiniteEntry(key: room.key))
+                for unit in [ScoreUnit.milliseconds, .seconds] {
+                    let from = since.map { ScoreBound.inclusive(unit.score(forMilliseconds: $0)) } ?? .negativeInfinity
+                    let to = until.map { ScoreBound.exclusive(unit.score(forMilliseconds: $0)) } ?? .positiveInfinity
+                    commands.append(.zcount(key: room.key, from: from, to: to))
                 }
             case .list:
-                commands.append([Array("LLEN".utf8), room.key])
+                commands.append(.llen(key: room.key))
             case .missing, .other:
                 break
             }
         }
-        guard let replies = try? ArchiveDiscovery.pipelined(connection, commands, doing: "counting the window"),
+        guard let replies = try? connection.pipeline(commands, doing: "counting the window"),
               replies.allSatisfy({ $0.errorMessage == nil }) else { return nil }
-        // --last N keeps the newest N of the merged sorted sets, and the
-        // newest N of each list; --limit caps what is printed.
+        // --last N keeps the newest N of the merged sets, and of each list;
+        // --limit caps what is printed.
         var sorted = 0, listed = 0
         var next = replies.makeIterator()
         for room in rooms {
             switch room.kind {
             case .sortedSet:
                 guard let newest = next.next(), let inMilliseconds = next.next()?.integer, let inSeconds = next.next()?.integer else { return nil }
-                var seconds = scoreUnit == .seconds
-                if scoreUnit == .auto, let parts = newest.elements, parts.count == 2, let s = parts[1].string, let score = Double(s) {
-                    seconds = score < 1e11
-                }
-                sorted += Int(seconds ? inSeconds : inMilliseconds)
+                var newestScore: Double?
+                if let parts = newest.elements, parts.count == 2, let text = parts[1].string { newestScore = Double(text) }
+                sorted += Int(scoreUnit.resolved(newestScore: newestScore) == .seconds ? inSeconds : inMilliseconds)
             case .list:
                 guard let length = next.next()?.integer else { return nil }
                 listed += min(Int(length), last ?? .max)

@@ -16,13 +16,82 @@ public final class StatsCollector {
     }
 
     /// One pipelined round trip.
-    private func pipeline(_ cmds: [[[UInt8]]], doing: String) throws(RoomWardenError) -> [Reply] {
-        commands += cmds.count
+    private func run(_ pipeline: Pipeline, doing: String) throws(RoomWardenError) -> Pipeline.Replies {
+        commands += pipeline.commands.count
         roundTrips += 1
-        return try ArchiveDiscovery.pipelined(connection, cmds, doing: doing)
+        return try pipeline.run(on: connection, doing: doing)
     }
 
-    private static func args(_ parts: String...) -> [[UInt8]] { parts.map { Array($0.utf8) } }
+    /// Round trip 1: the server's facts, the channels with subscribers and
+    /// the first SCAN page.
+    private struct ServerQuery {
+        let channels, patternSubscriptions, infoServer, infoClients, bufferLimits, pubsubClients, firstScan: Pipeline.Slot
+
+        init(pattern: [UInt8], scanMatch: [UInt8], into p: inout Pipeline) {
+            channels = p.add(.pubsubChannels(pattern: pattern))
+            patternSubscriptions = p.add(.pubsubNumpat)
+            infoServer = p.add(.info("server"))
+            infoClients = p.add(.info("clients"))
+            bufferLimits = p.add(.configGet("client-output-buffer-limit"))
+            pubsubClients = p.add(.clientList(type: "pubsub"))
+            firstScan = p.add(.scan(cursor: ScanPage.start, match: scanMatch))
+        }
+
+        /// What the ACL user may not read stays unknown (nil), not an error.
+        func server(_ r: Pipeline.Replies) -> ServerStats {
+            var server = ServerStats()
+            server.patternSubscriptions = r[patternSubscriptions].integer.map(Int.init)
+            let info = (r[infoServer].string ?? "") + "\n" + (r[infoClients].string ?? "")
+            server.version = StatsCollector.infoField(info, "redis_version")
+            if let n = StatsCollector.infoField(info, "pubsub_clients").flatMap(Int.init) {
+                server.pubsubClients = n
+            } else if let list = r[pubsubClients].string {
+                server.pubsubClients = list.split(separator: "\n").filter { $0.contains("id=") }.count
+            }
+            if let limits = r[bufferLimits].elements?.compactMap({ $0.string }), limits.count == 2 {
+                server.pubsubLimit = StatsCollector.pubsubLimit(limits[1])
+            }
+            return server
+        }
+    }
+
+    /// Round trip 2, per archive: its size, its newest timed entry and its
+    /// window counts (bounds in milliseconds, the usual unit).
+    private struct ArchiveQuery {
+        let room: Int
+        let key: [UInt8]
+        let size, newest: Pipeline.Slot
+        let windowCounts: [Pipeline.Slot]
+
+        init(room: Int, key: [UInt8], windowStarts: [Int64], into p: inout Pipeline) {
+            self.room = room
+            self.key = key
+            size = p.add(.zcard(key: key))
+            newest = p.add(.newestFiniteEntry(key: key))
+            windowCounts = windowStarts.map { p.add(ArchiveQuery.count(key, since: $0, unit: .milliseconds)) }
+        }
+
+        /// Entries with a time from `since` on: ZCOUNT up to, not
+        /// including, +inf (an entry scored +inf is no recent message).
+        static func count(_ key: [UInt8], since: Int64, unit: ScoreUnit) -> Command {
+            .zcount(key: key, from: .inclusive(unit.score(forMilliseconds: since)), to: .belowPositiveInfinity)
+        }
+    }
+
+    /// Round trip 3, for an archive that round trip 2 could not count: a
+    /// list backlog (WRONGTYPE) or an archive scored in seconds.
+    private struct SecondLook {
+        let archive: ArchiveQuery
+        let type, length: Pipeline.Slot
+        let windowCounts: [Pipeline.Slot]
+
+        init(_ archive: ArchiveQuery, windowStarts: [Int64], into p: inout Pipeline) {
+            self.archive = archive
+            type = p.add(.type(key: archive.key))
+            length = p.add(.llen(key: archive.key))
+            windowCounts = windowStarts.map { p.add(ArchiveQuery.count(archive.key, since: $0, unit: .seconds)) }
+        }
+    }
 
     public func collect() throws(RoomWardenError) -> StatsReport {
         commands = 0
@@ -31,41 +100,25 @@ public final class StatsCollector {
         var sampled: [[UInt8]: Int] = [:]
         if let ms = options.sampleMilliseconds { sampled = try sample(ms) }
         let now = WallClock.nowMilliseconds()
+        let windowStarts = options.windows.map { now - $0.milliseconds }
         let pattern = Array(options.pattern.utf8)
         let scanMatch = options.template.scanPattern(for: pattern)
 
-        // Round trip 1: server health, channels with subscribers, first SCAN page.
-        var first: [[[UInt8]]] = [
-            [Array("PUBSUB".utf8), Array("CHANNELS".utf8), pattern],
-            Self.args("PUBSUB", "NUMPAT"),
-            Self.args("INFO", "server"),
-            Self.args("INFO", "clients"),
-            Self.args("CONFIG", "GET", "client-output-buffer-limit"),
-            Self.args("CLIENT", "LIST", "TYPE", "pubsub"),
-        ]
-        first.append([Array("SCAN".utf8), Array("0".utf8), Array("MATCH".utf8), scanMatch, Array("COUNT".utf8), Array("1000".utf8)])
-        let r1 = try pipeline(first, doing: "reading server stats")
-        var server = ServerStats()
-        // What the ACL user may not read stays unknown (nil), not an error.
-        let subscribed = r1[0].elements?.compactMap { $0.bytes } ?? []
-        server.patternSubscriptions = r1[1].integer.map(Int.init)
-        let info = (r1[2].string ?? "") + "\n" + (r1[3].string ?? "")
-        server.version = Self.infoField(info, "redis_version")
-        if let n = Self.infoField(info, "pubsub_clients").flatMap(Int.init) {
-            server.pubsubClients = n
-        } else if let list = r1[5].string {
-            server.pubsubClients = list.split(separator: "\n").filter { $0.contains("id=") }.count
-        }
-        if let limits = r1[4].elements?.compactMap({ $0.string }), limits.count == 2 {
-            server.pubsubLimit = Self.pubsubLimit(limits[1])
-        }
+        var first = Pipeline()
+        let serverQuery = ServerQuery(pattern: pattern, scanMatch: scanMatch, into: &first)
+        let r1 = try run(first, doing: "reading server stats")
+        let server = serverQuery.server(r1)
+        let subscribed = r1[serverQuery.channels].elements?.compactMap { $0.bytes } ?? []
 
         // SCAN until done (usually it already is, for a thousand rooms).
-        var keys: [[UInt8]] = []
-        var cursor = try scanPage(r1[6], into: &keys)
-        while cursor != Array("0".utf8) {
-            let r = try pipeline([[Array("SCAN".utf8), cursor, Array("MATCH".utf8), scanMatch, Array("COUNT".utf8), Array("1000".utf8)]], doing: "SCAN")
-            cursor = try scanPage(r[0], into: &keys)
+        let keys: [[UInt8]]
+        do {
+            let scan = try connection.scanAll(match: scanMatch, continuing: ScanPage(r1[serverQuery.firstScan]))
+            keys = scan.keys
+            commands += scan.roundTrips
+            roundTrips += scan.roundTrips
+        } catch {
+            throw RoomWardenError.from(error, doing: "SCAN", endpoint: connection.endpoint)
         }
         let glob = Glob(pattern)
         var archives: [[UInt8]: [UInt8]] = [:]  // channel -> key
@@ -80,77 +133,57 @@ public final class StatsCollector {
         let channels = names.sorted { $0.lexicographicallyPrecedes($1) }
         var rooms = channels.map { RoomStats(channel: $0, windowCounts: Array(repeating: nil, count: options.windows.count)) }
 
-        // Round trip 2: subscribers of all rooms, and per archive its size,
-        // newest entry and window counts (scores taken as ms).
-        var second: [[[UInt8]]] = [[Array("PUBSUB".utf8), Array("NUMSUB".utf8)] + channels]
-        let archived: [(room: Int, key: [UInt8])] = rooms.indices.compactMap { i in
-            archives[rooms[i].channel].map { (i, $0) }
+        // Round trip 2: subscribers of all rooms, and each archive's figures.
+        var second = Pipeline()
+        let subscribers = second.add(.pubsubNumsub(channels: channels))
+        let archiveQueries = rooms.indices.compactMap { i in
+            archives[rooms[i].channel].map { ArchiveQuery(room: i, key: $0, windowStarts: windowStarts, into: &second) }
         }
-        for (_, key) in archived {
-            second.append([Array("ZCARD".utf8), key])
-            second.append([Array("ZRANGE".utf8), key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)])
-            for w in options.windows {
-                second.append([Array("ZCOUNT".utf8), key, Array(String(now - w.milliseconds).utf8), Array("+inf".utf8)])
-            }
-        }
-        let r2 = try pipeline(second, doing: "reading room stats")
-        if let pairs = r2[0].elements {
-            var i = 0
+        let r2 = try run(second, doing: "reading room stats")
+        if let pairs = r2[subscribers].elements {
             var byName: [[UInt8]: Int] = [:]
+            var i = 0
             while i + 1 < pairs.count {
                 if let name = pairs[i].bytes, let n = pairs[i + 1].integer { byName[name] = Int(n) }
                 i += 2
             }
             for k in rooms.indices { rooms[k].subscribers = byName[rooms[k].channel] }
         }
-        var redo: [(room: Int, key: [UInt8])] = []  // lists, seconds-scored archives
-        var r = 1
-        for (i, key) in archived {
-            let card = r2[r], last = r2[r + 1]
-            let counts = r2[(r + 2)..<(r + 2 + options.windows.count)]
-            r += 2 + options.windows.count
-            if let line = card.errorMessage {
-                if RedisError.server(line).serverCode == "WRONGTYPE" { redo.append((i, key)); continue }
-                rooms[i].note = line
+        var third = Pipeline()
+        var secondLooks: [SecondLook] = []
+        for q in archiveQueries {
+            let size = try readable(r2[q.size], q.key)
+            if let line = size.errorMessage {
+                if RedisError.server(line).serverCode == "WRONGTYPE" {  // a list backlog, or another type
+                    secondLooks.append(SecondLook(q, windowStarts: windowStarts, into: &third))
+                } else {
+                    rooms[q.room].note = line
+                }
                 continue
             }
-            rooms[i].archived = card.integer.map(Int.init)
-            if let pair = last.elements, pair.count == 2, let s = pair[1].string, let score = Double(s) {
-                if score < 1e11 { redo.append((i, key)); continue }  // seconds: count again in seconds
-                rooms[i].lastTs = Int64(score)
+            rooms[q.room].archived = size.integer.map(Int.init)
+            let newest = StatsCollector.score(try readable(r2[q.newest], q.key))
+            let unit = ScoreUnit.auto.resolved(newestScore: newest)
+            rooms[q.room].lastTs = try lastTime(newest, unit: unit, room: &rooms[q.room])
+            if unit == .seconds {  // count again, in seconds
+                secondLooks.append(SecondLook(q, windowStarts: windowStarts, into: &third))
+                continue
             }
-            rooms[i].windowCounts = counts.map { $0.integer.map(Int.init) }
+            rooms[q.room].windowCounts = try counts(q.windowCounts, in: r2, q.key)
         }
 
         // Round trip 3, only when needed: list backlogs and archives in seconds.
-        if !redo.isEmpty {
-            var third: [[[UInt8]]] = []
-            for (_, key) in redo {
-                third.append([Array("TYPE".utf8), key])
-                third.append([Array("LLEN".utf8), key])
-                for w in options.windows {
-                    let bound = ScoreUnit.score(forMilliseconds: now - w.milliseconds, seconds: true)
-                    third.append([Array("ZCOUNT".utf8), key, Array(bound.utf8), Array("+inf".utf8)])
-                }
-                third.append([Array("ZRANGE".utf8), key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)])
-            }
-            let r3 = try pipeline(third, doing: "reading room stats")
-            var k = 0
-            for (i, _) in redo {
-                let type = r3[k].string ?? ""
-                let len = r3[k + 1]
-                let counts = r3[(k + 2)..<(k + 2 + options.windows.count)]
-                let last = r3[k + 2 + options.windows.count]
-                k += 3 + options.windows.count
+        if !secondLooks.isEmpty {
+            let r3 = try run(third, doing: "reading room stats")
+            for look in secondLooks {
+                let i = look.archive.room
+                let type = try readable(r3[look.type], look.archive.key).string ?? ""
                 switch type {
                 case "list":
-                    rooms[i].archived = len.integer.map(Int.init)
+                    rooms[i].archived = try readable(r3[look.length], look.archive.key).integer.map(Int.init)
                     rooms[i].note = "list"
                 case "zset":
-                    rooms[i].windowCounts = counts.map { $0.integer.map(Int.init) }
-                    if let pair = last.elements, pair.count == 2, let s = pair[1].string, let score = Double(s) {
-                        rooms[i].lastTs = ScoreUnit.seconds.milliseconds(score)
-                    }
+                    rooms[i].windowCounts = try counts(look.windowCounts, in: r3, look.archive.key)
                     if rooms[i].archived == nil { rooms[i].archived = 0 }
                 default:
                     rooms[i].note = "archive key holds a \(type)"
@@ -167,25 +200,45 @@ public final class StatsCollector {
         return report
     }
 
-    /// A refused SCAN leaves no report to give: NOPERM exits 77.
-    private func deniedOrThrow(_ line: String, doing: String) throws(RoomWardenError) {
-        throw RoomWardenError.from(.server(line), doing: doing, endpoint: connection.endpoint)
+    /// A reply about an archive key; a denial (NOPERM) is no unknown
+    /// figure but the user's error, exit 77 with the server's line. Other
+    /// refusals are left to the caller.
+    private func readable(_ reply: Reply, _ key: [UInt8]) throws(RoomWardenError) -> Reply {
+        if let line = reply.errorMessage, RoomWardenError.exitCode(forServerError: line) == 77 {
+            throw RoomWardenError.from(.server(line), doing: "reading '\(String(decoding: key, as: UTF8.self))'", endpoint: connection.endpoint)
+        }
+        return reply
     }
 
-    private func scanPage(_ reply: Reply, into keys: inout [[UInt8]]) throws(RoomWardenError) -> [UInt8] {
-        if let line = reply.errorMessage { try deniedOrThrow(line, doing: "SCAN"); return Array("0".utf8) }
-        guard let parts = reply.elements, parts.count == 2, let next = parts[0].bytes, let found = parts[1].elements else {
-            throw .failure("unexpected SCAN reply from \(connection.endpoint)")
+    /// The window counts (unknown where refused).
+    private func counts(_ slots: [Pipeline.Slot], in replies: Pipeline.Replies, _ key: [UInt8]) throws(RoomWardenError) -> [Int?] {
+        var out: [Int?] = []
+        for slot in slots { out.append(try readable(replies[slot], key).integer.map(Int.init)) }
+        return out
+    }
+
+    /// The score of a one-entry `WITHSCORES` reply, nil for none.
+    private static func score(_ reply: Reply) -> Double? {
+        guard let pair = reply.elements, pair.count == 2, let text = pair[1].string else { return nil }
+        return Double(text)
+    }
+
+    /// The newest entry's time; a score that is no time (out of range) is
+    /// no last time, and a note says why.
+    private func lastTime(_ newest: Double?, unit: ScoreUnit, room: inout RoomStats) throws(RoomWardenError) -> Int64? {
+        guard let newest else { return nil }
+        guard let ms = unit.milliseconds(newest) else {
+            room.note = "newest score \(newest) is no time"
+            return nil
         }
-        keys += found.compactMap { $0.bytes }
-        return next
+        return ms
     }
 
     /// Listens to the pattern for `ms` and counts messages per channel.
     private func sample(_ ms: Int64) throws(RoomWardenError) -> [[UInt8]: Int] {
         let c = try settings.connect()
         do {
-            try c.append([Array("PSUBSCRIBE".utf8), Array(options.pattern.utf8)])
+            try c.append(.psubscribe(patterns: [Array(options.pattern.utf8)]))
             try c.flush()
         } catch {
             throw RoomWardenError.from(error, doing: "PSUBSCRIBE for --sample", endpoint: settings.endpoint)
