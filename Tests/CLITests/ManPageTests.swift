@@ -3,15 +3,6 @@ import RedisFixture
 import RoomWardenKit
 import XCTest
 
-/// Every Swift file under Sources/, with its text.
-func swiftSources() throws -> [(file: URL, code: String)] {
-    let sources = CompletionTests.repo.appendingPathComponent("Sources")
-    let files = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)?
-        .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" } ?? []
-    guard !files.isEmpty else { throw FixtureError("no Swift sources under \(sources.path)") }
-    return try files.map { ($0, try String(contentsOf: $0, encoding: .utf8)) }
-}
-
 /// The man page (docs/roomwarden.1, written by hand) says what the binary
 /// does: every option of every --help, the real exit codes, every
 /// environment variable the code reads; it renders without a warning and
