@@ -44,24 +44,19 @@ struct ConnectionOptions: ParsableArguments {
 
     /// How long connecting may take.
     @Option(name: .long, help: ArgumentHelp("Give up connecting after this long.", valueName: "duration"))
-    var connectTimeout: String = "5s"
+    var connectTimeout: Span = .seconds(5)
 
     /// The longest wait for a reply; 0 waits for ever.
     @Option(name: .long, help: ArgumentHelp(
         "Give up when Redis does not answer for this long (0: wait for ever; watch uses --heartbeat).",
         valueName: "duration"))
-    var timeout: String = "30s"
+    var timeout: Span = .seconds(30)
 
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
-        guard let ms = TimeSpan.milliseconds(connectTimeout), ms > 0 else {
-            throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration: use e.g. 500ms, 5s, 1m")
-        }
-        guard TimeSpan.milliseconds(timeout) != nil else {
-            throw ValidationError("--timeout '\(timeout)' is not a duration: use e.g. 10s, 1m, or 0 to wait for ever")
-        }
+        if connectTimeout == .zero { throw ValidationError("--connect-timeout must be longer than 0: use e.g. 500ms, 5s, 1m") }
         if let url { _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: url) } }
         else if let env = Environment()["REDIS_URL"], !env.isEmpty {
             _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: env) }
@@ -80,7 +75,7 @@ struct ConnectionOptions: ParsableArguments {
         if let envAuth = env["REDISCLI_AUTH"], !envAuth.isEmpty { s.password = envAuth }
         if let url {
             try s.apply(url: url)
-            if RedisURL.redacted(url) != url {
+            if (try? RedisURL(parsing: url))?.password != nil {
                 printDiagnostic("warning: a password in --url is visible to other users in ps; prefer REDIS_URL, --askpass or REDISCLI_AUTH")
             }
         } else if let envURL = env["REDIS_URL"], !envURL.isEmpty {
@@ -100,9 +95,8 @@ struct ConnectionOptions: ParsableArguments {
             s.password = password
         }
         if askpass { s.password = try Terminal.readSecret(prompt: "Password: ") }
-        s.connectTimeout = .milliseconds(TimeSpan.milliseconds(connectTimeout) ?? 5000)
-        let replyTimeout = TimeSpan.milliseconds(timeout) ?? 30_000
-        s.replyTimeout = replyTimeout == 0 ? nil : .milliseconds(replyTimeout)
+        s.connectTimeout = connectTimeout.duration
+        s.replyTimeout = timeout == .zero ? nil : timeout.duration
         return s
     }
 }

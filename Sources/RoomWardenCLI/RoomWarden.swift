@@ -5,12 +5,11 @@ import Glibc
 import RoomWardenKit
 
 /// The root command: lists the subcommands, owns nothing else.
-@main
-struct RoomWarden: ParsableCommand {
+package struct RoomWarden: ParsableCommand {
     /// roomwarden's own version; `--version` adds what it was built with.
     static let version = "0.1.0"
 
-    static let configuration = CommandConfiguration(
+    package static let configuration = CommandConfiguration(
         commandName: "roomwarden",
         abstract: "Moderate and monitor chat rooms that run on Redis pub/sub.",
         discussion: """
@@ -26,10 +25,15 @@ struct RoomWarden: ParsableCommand {
         helpNames: .long
     )
 
+    package init() {}
+
     /// Like ArgumentParser's own main, but a usage error is one line on
     /// stderr (what is wrong, and where help is), exit 64.
-    static func main() {
-        let arguments = Array(CommandLine.arguments.dropFirst())
+    package static func main() {
+        // Before anything opens a file or socket: a closed stdout must not
+        // become the Redis connection.
+        guard StandardDescriptors.reopenClosed() else { Glibc.exit(1) }
+        let arguments = RawArguments.strings
         if arguments.isEmpty {
             // Nothing to do is a usage error, as in git and kcat: the
             // overview goes to stderr, not to a pipe that expected results.
@@ -42,6 +46,7 @@ struct RoomWarden: ParsableCommand {
         }
         do {
             var command = try parseAsRoot(arguments)
+            try RawArguments.checkTakenAsBytes(by: command)
             try command.run()
         } catch {
             let code = exitCode(for: error)
@@ -50,7 +55,7 @@ struct RoomWarden: ParsableCommand {
                 if !text.isEmpty { print(text) }
                 Glibc.exit(0)
             }
-            let message = self.message(for: error)
+            let message = ArgumentRejection.explained(self.message(for: error))
             if !message.isEmpty {
                 let sub = arguments.first { commandNames.contains($0) }
                 let help = sub.map { "roomwarden \($0) --help" } ?? "roomwarden --help"

@@ -82,7 +82,7 @@ public struct MessageFormatter {
         } else {
             out.append(contentsOf: JSONKeys.noTime)
         }
-        JSONText.appendLossyString(m.channel, to: &out)
+        JSONText.appendChannel(raw: m.channel, to: &out)
         if let p = m.pattern {
             out.append(contentsOf: JSONKeys.pattern)
             JSONText.appendLossyString(p, to: &out)

@@ -286,7 +286,7 @@ public final class StatsCollector {
     static func pubsubLimit(_ text: String) -> [Int]? {
         let words = text.split(separator: " ")
         guard let i = words.firstIndex(of: "pubsub"), i + 3 < words.count else { return nil }
-        let values = words[(i + 1)...(i + 3)].compactMap { ByteSize.bytes(String($0)) }
+        let values = words[(i + 1)...(i + 3)].compactMap { (try? ByteCount(parsing: String($0)))?.bytes }
         return values.count == 3 ? values : nil
     }
 }

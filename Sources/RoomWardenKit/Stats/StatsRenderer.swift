@@ -47,7 +47,7 @@ public enum StatsRenderer {
         for (n, r) in rooms.enumerated() {
             if n > 0 { o.append(0x2C) }
             o.append(UInt8(ascii: "{"))
-            key("channel"); JSONText.appendLossyString(r.channel, to: &o); o.append(0x2C)
+            key("channel"); JSONText.appendChannel(r.channel, to: &o); o.append(0x2C)
             key("subscribers"); int(r.subscribers); o.append(0x2C)
             key("archived"); int(r.archived); o.append(0x2C)
             key("messages"); o.append(UInt8(ascii: "{"))

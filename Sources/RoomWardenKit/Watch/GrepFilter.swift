@@ -29,8 +29,7 @@ public final class GrepFilter {
             regerror(status, regex, &text, text.count)
             regex.deallocate()
             if let locale { freelocale(locale) }
-            let reason = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw .usage("--grep '\(pattern)' is not an extended regular expression (the grep -E dialect): \(reason.lowercased())")
+            throw .usage("--grep '\(pattern)' is not an extended regular expression (the grep -E dialect): \(GrepFilter.problem(pattern, regerror: text))")
         }
         self.compiled = regex
         self.locale = locale
@@ -50,6 +49,17 @@ public final class GrepFilter {
             guard let base = payload.baseAddress else { return regexec(compiled, "", 1, &span, REG_STARTEND) == 0 }
             return regexec(compiled, base.assumingMemoryBound(to: CChar.self), 1, &span, REG_STARTEND) == 0
         }
+    }
+
+    /// What is wrong, where: RegexProblem's position when it finds the
+    /// fault, else the C library's reason; and a word on Perl syntax,
+    /// which is not grep -E.
+    private static func problem(_ pattern: String, regerror text: [CChar]) -> String {
+        let reason = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+        let located = RegexProblem.describe(pattern)
+        var said = located.hasPrefix("check its") ? reason : located
+        if pattern.contains("(?") { said += "; Perl syntax such as (?i) is not part of grep -E: use -i" }
+        return said
     }
 
     private static func inLocale<T>(_ locale: locale_t?, _ body: () -> T) -> T {
