@@ -187,8 +187,8 @@ _roomwarden() {
 _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
-    repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    repeating_options=(--sentinel -c --channel --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -219,6 +219,12 @@ _roomwarden_watch() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '-f'|'--format')
@@ -258,8 +264,8 @@ _roomwarden_watch() {
 _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --retain --max-len --from -f --format)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --retain --max-len --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -292,6 +298,12 @@ _roomwarden_publish() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '--archive-key')
         return
         ;;
@@ -314,8 +326,8 @@ _roomwarden_publish() {
 _roomwarden_history() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --since --until --last --limit --score-unit)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --since --until --last --limit --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -348,6 +360,12 @@ _roomwarden_history() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '-f'|'--format')
         __roomwarden_add_completions -W 'text'$'\n''json'$'\n''raw'$'\n''{time} {channel}: {message}'
         return
@@ -377,8 +395,8 @@ _roomwarden_history() {
 _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --window --top --sort -f --format --watch --sample)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -409,6 +427,12 @@ _roomwarden_stats() {
         return
         ;;
     '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '--archive-key')

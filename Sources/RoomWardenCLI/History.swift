@@ -76,15 +76,16 @@ extension RoomWarden {
             options.scoreUnit = scoreUnit
             let sink = OutputSink()
             let formatter = try output.formatter()
-            let connection = try settings.connect()
-            let reader = HistoryReader(connection: connection, options: options, formatter: formatter, sink: sink)
+            // A failover met while reading is waited out for up to --timeout.
+            let topology = try settings.topology(retryFor: settings.failoverWait)
+            let reader = HistoryReader(topology: topology, options: options, formatter: formatter, sink: sink)
             guard follow else {
                 // A long export to a file, watched at a terminal: count,
                 // rate and share done on stderr, erased at the end.
                 var progress: ProgressLine?
                 defer { progress?.finish() }
                 if ProgressLine.wanted(resultsOnStdout: true) {
-                    let line = ProgressLine(noun: "messages", total: options.expectedCount(connection))
+                    let line = ProgressLine(noun: "messages", total: options.expectedCount(topology))
                     reader.printed = { _ in line.add() }
                     progress = line
                 }
@@ -96,7 +97,7 @@ extension RoomWarden {
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
-            let watcher = try Watcher(settings: settings, options: live, formatter: formatter, sink: sink)
+            let watcher = try Watcher(settings: settings.subscribing(through: topology), options: live, formatter: formatter, sink: sink)
             watcher.start()
             try watcher.waitUntilSubscribed()
             let handoff = Handoff(subscribedAt: WallClock.nowMilliseconds())

@@ -72,8 +72,9 @@ extension RoomWarden {
             options.template = try archive.template()
             options.windows = window.windows.map { ($0.label, $0.span.milliseconds) }
             options.sampleMilliseconds = sample?.milliseconds
-            let connection = try settings.connect()
-            let collector = StatsCollector(connection: connection, settings: settings, options: options)
+            // A failover met on the way is waited out for up to --timeout.
+            let topology = try settings.topology(retryFor: settings.failoverWait)
+            let collector = StatsCollector(topology: topology, settings: settings, options: options)
             let out = OutputSink()
             let asJSON = json || format == .json
             let terminal = isatty(1) == 1

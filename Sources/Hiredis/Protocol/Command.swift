@@ -182,6 +182,12 @@ extension Command {
     /// `PUBSUB NUMSUB channel...`: subscribers per channel.
     public static func pubsubNumsub(channels: [[UInt8]]) -> Command { Command("PUBSUB", [Array("NUMSUB".utf8)] + channels) }
 
+    /// `PUBSUB SHARDCHANNELS pattern`: the shard channels with subscribers on this node (Redis 7).
+    public static func pubsubShardChannels(pattern: [UInt8]) -> Command { Command("PUBSUB", [Array("SHARDCHANNELS".utf8), pattern]) }
+
+    /// `PUBSUB SHARDNUMSUB channel...` (Redis 7).
+    public static func pubsubShardNumsub(channels: [[UInt8]]) -> Command { Command("PUBSUB", [Array("SHARDNUMSUB".utf8)] + channels) }
+
     /// `PUBSUB NUMPAT`: pattern subscriptions.
     public static let pubsubNumpat = Command(words: "PUBSUB", "NUMPAT")
 

@@ -15,7 +15,7 @@ public struct RedisURL: Sendable, Equatable {
         }
         let isUnix = text.hasPrefix("unix://")
         guard isUnix || text.hasPrefix("redis://") else {
-            throw .usage("bad URL '\(safe)': use redis://[user[:password]@]host[:port][/db] or unix:///path.sock[?db=N]")
+            throw .usage("bad URL '\(safe)': use redis://[user[:password]@]host[:port][/db], unix:///path.sock[?db=N] or \(SentinelURL.form)")
         }
         var rest = Substring(text.dropFirst(isUnix ? "unix://".count : "redis://".count))
         // The user information runs to the last @: a password may hold / ? or #.
@@ -34,14 +34,7 @@ public struct RedisURL: Sendable, Equatable {
             }
             endpoint = .unix(path: String(rest))
         } else {
-            if let slash = rest.firstIndex(of: "/") {
-                let dbText = rest[rest.index(after: slash)...]
-                if !dbText.isEmpty {
-                    guard let n = Int(dbText), n >= 0 else { throw .usage("bad URL '\(safe)': the path must be a db number") }
-                    db = n
-                }
-                rest = rest[..<slash]
-            }
+            db = try RedisURL.dbPath(&rest, safe)
             endpoint = try RedisURL.hostAndPort(rest, safe)
         }
         for pair in query.split(separator: "&") {
@@ -86,6 +79,18 @@ public struct RedisURL: Sendable, Equatable {
         return .tcp(host: host, port: port)
     }
 
+    /// Takes a `/db` path off the end of `rest` (the part after the
+    /// host): its number, or nil when there is no path or it is empty.
+    /// Shared by redis:// and redis-sentinel:// URLs.
+    static func dbPath(_ rest: inout Substring, _ safe: String) throws(RoomWardenError) -> Int? {
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let dbText = rest[rest.index(after: slash)...]
+        rest = rest[..<slash]
+        guard !dbText.isEmpty else { return nil }
+        guard let n = Int(dbText), n >= 0 else { throw .usage("bad URL '\(safe)': the path must be a db number") }
+        return n
+    }
+
     private static func port(_ s: Substring, _ safe: String) throws(RoomWardenError) -> Int {
         guard let p = Int(s), (1...65535).contains(p) else {
             throw .usage("bad URL '\(safe)': port must be 1 to 65535")
@@ -93,7 +98,7 @@ public struct RedisURL: Sendable, Equatable {
         return p
     }
 
-    private static func userInfo(_ info: Substring, into user: inout String?, _ password: inout String?) {
+    static func userInfo(_ info: Substring, into user: inout String?, _ password: inout String?) {
         if let colon = info.firstIndex(of: ":") {
             let u = percentDecoded(String(info[..<colon]))
             user = u.isEmpty ? nil : u

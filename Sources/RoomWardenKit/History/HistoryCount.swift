@@ -2,17 +2,25 @@ import Hiredis
 
 extension HistoryOptions {
     /// How many entries `history` with these options will print, counted
-    /// on the server (ZCOUNT over the window, LLEN for list backlogs) in
-    /// one pipelined round trip after discovery, for the progress line's
-    /// share done. nil when anything stands in the way (an ACL without
-    /// ZCOUNT, a key of another type): the export itself decides errors,
-    /// never this estimate.
-    public func expectedCount(_ connection: Connection) -> Int? {
-        guard let rooms = try? ArchiveDiscovery.rooms(connection, targets: targets, template: template) else { return nil }
-        var commands: [Command] = []
-        for room in rooms {
-            switch room.kind {
-            case .sortedSet:
+    /// on the servers (ZCOUNT over the window, LLEN for list backlogs) in
+    /// one pipelined round trip per node after discovery, for the progress
+    /// line's share done. nil when anything stands in the way (an ACL
+    /// without ZCOUNT, a key of another type, a node that fails): the
+    /// export itself decides errors, never this estimate.
+    public func expectedCount(_ topology: Topology) -> Int? {
+        guard let rooms = try? ArchiveDiscovery.rooms(topology, targets: targets, template: template) else { return nil }
+        // Each node's commands in one pipeline; `asked` remembers where
+        // each room's replies are.
+        var perNode: [ObjectIdentifier: (connection: Connection, commands: [Command])] = [:]
+        var asked: [(room: ArchivedRoom, node: ObjectIdentifier, first: Int)] = []
+        for room in rooms where room.kind == .sortedSet || room.kind == .list {
+            guard let connection = try? topology.connection(forKey: room.key) else { return nil }
+            let node = ObjectIdentifier(connection)
+            var commands = perNode[node]?.commands ?? []
+            asked.append((room, node, commands.count))
+            if room.kind == .list {
+                commands.append(.llen(key: room.key))
+            } else {
                 // The newest timed score (for --score-unit auto), then the
                 // window counted in each unit: milliseconds, seconds.
                 commands.append(.newestFiniteEntry(key: room.key))
@@ -21,30 +29,28 @@ extension HistoryOptions {
                     let to = until.map { ScoreBound.exclusive(unit.score(forMilliseconds: $0)) } ?? .positiveInfinity
                     commands.append(.zcount(key: room.key, from: from, to: to))
                 }
-            case .list:
-                commands.append(.llen(key: room.key))
-            case .missing, .other:
-                break
             }
+            perNode[node] = (connection, commands)
         }
-        guard let replies = try? connection.pipeline(commands, doing: "counting the window"),
-              replies.allSatisfy({ $0.errorMessage == nil }) else { return nil }
+        var replies: [ObjectIdentifier: [Reply]] = [:]
+        for (node, batch) in perNode {
+            guard let got = try? batch.connection.pipeline(batch.commands, doing: "counting the window"),
+                  got.count == batch.commands.count, got.allSatisfy({ $0.errorMessage == nil }) else { return nil }
+            replies[node] = got
+        }
         // --last N keeps the newest N of the merged sets, and of each list;
         // --limit caps what is printed.
         var sorted = 0, listed = 0
-        var next = replies.makeIterator()
-        for room in rooms {
-            switch room.kind {
-            case .sortedSet:
-                guard let newest = next.next(), let inMilliseconds = next.next()?.integer, let inSeconds = next.next()?.integer else { return nil }
-                var newestScore: Double?
-                if let parts = newest.elements, parts.count == 2, let text = parts[1].string { newestScore = Double(text) }
-                sorted += Int(scoreUnit.resolved(newestScore: newestScore) == .seconds ? inSeconds : inMilliseconds)
-            case .list:
-                guard let length = next.next()?.integer else { return nil }
+        for (room, node, first) in asked {
+            guard let got = replies[node] else { return nil }
+            if room.kind == .list {
+                guard let length = got[first].integer else { return nil }
                 listed += min(Int(length), last ?? .max)
-            case .missing, .other:
-                break
+            } else {
+                guard let inMilliseconds = got[first + 1].integer, let inSeconds = got[first + 2].integer else { return nil }
+                var newestScore: Double?
+                if let parts = got[first].elements, parts.count == 2, let text = parts[1].string { newestScore = Double(text) }
+                sorted += Int(scoreUnit.resolved(newestScore: newestScore) == .seconds ? inSeconds : inMilliseconds)
             }
         }
         var total = min(sorted, last ?? .max) + listed

@@ -27,8 +27,12 @@ public struct HistoryOptions: Sendable {
 
 /// Streams archives by time window, merged across rooms in time order,
 /// page by page with a score cursor: constant memory, short server calls.
+///
+/// On a Redis Cluster each archive is read from the primary that owns it
+/// (named rooms too, whichever node the user named) and patterns are
+/// SCANned on every primary; behind sentinels, from the master.
 public final class HistoryReader {
-    private let connection: Connection
+    private let topology: Topology
     private let options: HistoryOptions
     private var formatter: MessageFormatter
     private let sink: OutputSink
@@ -41,8 +45,11 @@ public final class HistoryReader {
     /// Checked between pages: a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
 
-    public init(connection: Connection, options: HistoryOptions, formatter: MessageFormatter, sink: OutputSink) {
-        self.connection = connection
+    /// Pipelined page requests, one queue per node.
+    private var fetchers: [ObjectIdentifier: PageFetcher] = [:]
+
+    public init(topology: Topology, options: HistoryOptions, formatter: MessageFormatter, sink: OutputSink) {
+        self.topology = topology
         self.options = options
         self.formatter = formatter
         self.sink = sink
@@ -50,7 +57,7 @@ public final class HistoryReader {
 
     /// Prints the window.
     public func run() throws(RoomWardenError) {
-        let rooms = try ArchiveDiscovery.rooms(connection, targets: options.targets, template: options.template)
+        let rooms = try ArchiveDiscovery.rooms(topology, targets: options.targets, template: options.template)
         for room in rooms {
             switch room.kind {
             case .other(let type):
@@ -78,10 +85,9 @@ public final class HistoryReader {
     /// prints the N it kept oldest first (unless --reverse).
     private func merge(_ rooms: [ArchivedRoom], remaining: inout Int) throws(RoomWardenError) {
         let newestFirst = options.reverse || options.last != nil
-        let fetcher = PageFetcher(connection: connection)
         // Pages still on their way when the merge has enough are given up,
         // so that their replies are never read as anything else's.
-        defer { fetcher.cancelAll() }
+        defer { for fetcher in fetchers.values { fetcher.cancelAll() } }
         let perRoom = max(50, min(options.pageSize, 200_000 / max(rooms.count, 1)))
         // --last without --reverse keeps the newest N and prints them
         // oldest first, then --limit applies to what it prints.
@@ -90,7 +96,7 @@ public final class HistoryReader {
         var streams: [RoomStream] = []
         for room in rooms {
             streams.append(RoomStream(room: room, unit: try unit(of: room.key), options: options, newestFirst: newestFirst,
-                                      pageSize: min(perRoom, want), fetcher: fetcher))
+                                      pageSize: min(perRoom, want), fetcher: try fetcher(for: room.key)))
         }
         for s in streams { try s.request() }
         var heap = StreamHeap(newestFirst: newestFirst)
@@ -119,11 +125,20 @@ public final class HistoryReader {
         }
     }
 
+    /// The page queue of the node holding `key`.
+    private func fetcher(for key: [UInt8]) throws(RoomWardenError) -> PageFetcher {
+        let connection = try topology.connection(forKey: key)
+        if let known = fetchers[ObjectIdentifier(connection)] { return known }
+        let made = PageFetcher(connection: connection)
+        fetchers[ObjectIdentifier(connection)] = made
+        return made
+    }
+
     /// The unit of an archive's scores: `--score-unit`, or for `auto` the
     /// unit its newest timed entry says (ScoreUnit decides).
     private func unit(of key: [UInt8]) throws(RoomWardenError) -> ScoreUnit {
         guard options.scoreUnit == .auto else { return options.scoreUnit }
-        let reply = try connection.checked(.newestFiniteEntry(key: key), doing: "reading '\(name(key))'")
+        let reply = try topology.connection(forKey: key).checked(.newestFiniteEntry(key: key), doing: "reading '\(name(key))'")
         guard let parts = reply.elements, parts.count == 2, let text = parts[1].string else { return options.scoreUnit.resolved(newestScore: nil) }
         return options.scoreUnit.resolved(newestScore: Double(text))
     }
@@ -189,7 +204,7 @@ public final class HistoryReader {
     }
 
     private func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) throws(RoomWardenError) -> [[UInt8]] {
-        let reply = try connection.checked(.lrange(key: key, start: start, stop: stop), doing: "reading '\(name(key))'")
+        let reply = try topology.connection(forKey: key).checked(.lrange(key: key, start: start, stop: stop), doing: "reading '\(name(key))'")
         return reply.elements?.compactMap { $0.bytes } ?? []
     }
 }

@@ -23,23 +23,45 @@ public enum StatsRenderer {
             JSONText.appendString(w.utf8, to: &o)
         }
         o.append(UInt8(ascii: "]")); o.append(0x2C)
-        key("server"); o.append(UInt8(ascii: "{"))
-        key("version")
-        if let v = report.server.version { JSONText.appendString(v.utf8, to: &o) } else { o.append(contentsOf: "null".utf8) }
-        o.append(0x2C)
-        key("pattern_subscriptions"); int(report.server.patternSubscriptions); o.append(0x2C)
-        key("pubsub_clients"); int(report.server.pubsubClients); o.append(0x2C)
-        key("pubsub_buffer_limit")
-        if let l = report.server.pubsubLimit {
-            o.append(UInt8(ascii: "{"))
-            key("hard_bytes"); int(l[0]); o.append(0x2C)
-            key("soft_bytes"); int(l[1]); o.append(0x2C)
-            key("soft_seconds"); int(l[2])
-            o.append(UInt8(ascii: "}"))
-        } else {
-            o.append(contentsOf: "null".utf8)
+        func server(_ s: ServerStats) {
+            key("version")
+            if let v = s.version { JSONText.appendString(v.utf8, to: &o) } else { o.append(contentsOf: "null".utf8) }
+            o.append(0x2C)
+            key("pattern_subscriptions"); int(s.patternSubscriptions); o.append(0x2C)
+            key("pubsub_clients"); int(s.pubsubClients); o.append(0x2C)
+            key("pubsub_buffer_limit")
+            if let l = s.pubsubLimit {
+                o.append(UInt8(ascii: "{"))
+                key("hard_bytes"); int(l[0]); o.append(0x2C)
+                key("soft_bytes"); int(l[1]); o.append(0x2C)
+                key("soft_seconds"); int(l[2])
+                o.append(UInt8(ascii: "}"))
+            } else {
+                o.append(contentsOf: "null".utf8)
+            }
         }
+        key("server"); o.append(UInt8(ascii: "{"))
+        server(report.server)
         o.append(UInt8(ascii: "}")); o.append(0x2C)
+        key("nodes"); o.append(UInt8(ascii: "["))
+        for (i, node) in report.nodes.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            o.append(UInt8(ascii: "{"))
+            key("address"); JSONText.appendString(node.address.utf8, to: &o); o.append(0x2C)
+            key("role"); JSONText.appendString(node.role.utf8, to: &o); o.append(0x2C)
+            server(node.server)
+            o.append(UInt8(ascii: "}"))
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
+        key("shard_channels"); o.append(UInt8(ascii: "["))
+        for (i, shard) in report.shardChannels.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            o.append(UInt8(ascii: "{"))
+            key("channel"); JSONText.appendChannel(shard.channel, to: &o); o.append(0x2C)
+            key("subscribers"); int(shard.subscribers)
+            o.append(UInt8(ascii: "}"))
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
         if let s = report.sampleSeconds {
             key("sample_seconds"); o.append(contentsOf: String(s).utf8); o.append(0x2C)
         }
@@ -117,24 +139,51 @@ public enum StatsRenderer {
             }.joined(separator: "  ")
         }
         if rooms.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
-        let s = report.server
-        let limit = s.pubsubLimit.map { "\(bytes($0[0])) hard, \(bytes($0[1])) for \($0[2])s" } ?? "unknown"
+        if !report.shardChannels.isEmpty {
+            lines.append("")
+            for shard in report.shardChannels {
+                lines.append("sharded \(safe(String(decoding: shard.channel, as: UTF8.self))): \(shard.subscribers) subscribers")
+            }
+        }
         lines.append("")
-        let facts = ["redis \(s.version.map(safe) ?? "unknown")",
-                     "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
-                     "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")",
-                     "pub/sub output buffer limit \(limit)"]
-        var line = "server:"
+        if report.nodes.count > 1 {
+            // A cluster: the totals, then one line per node.
+            let s = report.server
+            lines += wrapped("cluster:", ["\(report.nodes.count) nodes",
+                                          "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
+                                          "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")"], width: width)
+            for node in report.nodes {
+                lines += wrapped("node \(safe(node.address)) \(node.role):", facts(node.server), width: width)
+            }
+        } else {
+            lines += wrapped("server:", facts(report.server), width: width)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One server's facts, as the text report says them.
+    private static func facts(_ s: ServerStats) -> [String] {
+        let limit = s.pubsubLimit.map { "\(bytes($0[0])) hard, \(bytes($0[1])) for \($0[2])s" } ?? "unknown"
+        return ["redis \(s.version.map(safe) ?? "unknown")",
+                "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
+                "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")",
+                "pub/sub output buffer limit \(limit)"]
+    }
+
+    /// `title` and the facts, comma-separated, broken into lines no wider than `width`.
+    private static func wrapped(_ title: String, _ facts: [String], width: Int?) -> [String] {
+        var lines: [String] = []
+        var line = title
         for fact in facts {
-            if let width, line.count + 2 + fact.count > width, line != "server:" {
+            if let width, line.count + 2 + fact.count > width, line != title {
                 lines.append(line + ",")
                 line = "  " + fact
             } else {
-                line += (line == "server:" ? " " : ", ") + fact
+                line += (line == title ? " " : ", ") + fact
             }
         }
         lines.append(line)
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     static func safe(_ s: String) -> String {

@@ -17,7 +17,7 @@ final class HistoryCountTests: XCTestCase {
     private func count(_ configure: (inout HistoryOptions) -> Void) throws -> Int? {
         var options = HistoryOptions()
         configure(&options)
-        return options.expectedCount(try Self.server.connect())
+        return options.expectedCount(.single(try Self.server.connect()))
     }
 
     func testCountsTheWindowInEachKeysUnitAndCapsLikeTheExport() throws {
