@@ -186,7 +186,7 @@ _roomwarden() {
 
 _roomwarden_watch() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
+    non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
     repeating_options=(--sentinel -c --channel --ignore)
     non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
@@ -331,7 +331,7 @@ _roomwarden_publish() {
 
 _roomwarden_history() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --delete --all --yes --version --help)
+    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow -i --ignore-case --delete --all --yes --version --help)
     repeating_options=(--sentinel --from --ignore)
     non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
     __roomwarden_offer_flags_options -1

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// How to reach Redis: SPEC §2. Flags beat the environment.
@@ -41,12 +43,12 @@ struct ConnectionOptions: ParsableArguments {
     var askpass = false
 
     /// How long connecting may take.
-    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long (default 5s).", valueName: "duration"))
+    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long.", valueName: "duration"))
     var connectTimeout: Span = .seconds(5)
 
     /// The longest wait for a reply; 0 waits for ever.
     @Option(name: .long, help: ArgumentHelp(
-        "Give up when Redis does not answer for this long (default 30s; 0: wait for ever; watch uses --heartbeat).",
+        "Give up when Redis does not answer for this long (0: wait for ever; watch uses --heartbeat).",
         valueName: "duration"))
     var timeout: Span = .seconds(30)
 
@@ -80,7 +82,7 @@ struct ConnectionOptions: ParsableArguments {
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
         if connectTimeout == .zero { throw ValidationError("--connect-timeout must be longer than 0: use e.g. 500ms, 5s, 1m") }
         if let url { try Self.check(url: url) }
-        else if let env = ProcessInfo.processInfo.environment["REDIS_URL"], !env.isEmpty { try Self.check(url: env) }
+        else if let env = Environment()["REDIS_URL"], !env.isEmpty { try Self.check(url: env) }
     }
 
     private static func check(url: String) throws {
@@ -97,7 +99,7 @@ struct ConnectionOptions: ParsableArguments {
     /// The settings these flags and the environment describe. Reads the
     /// terminal for --askpass; warns when a password came from argv.
     func settings() throws(RoomWardenError) -> ConnectionSettings {
-        let env = ProcessInfo.processInfo.environment
+        let env = Environment()
         var s = ConnectionSettings()
         if let envAuth = env["REDISCLI_AUTH"], !envAuth.isEmpty { s.password = envAuth }
         if let url {
@@ -169,7 +171,7 @@ struct ArchiveOptions: ParsableArguments {
     /// The flag's value, else the environment's (when not empty).
     private static func given(_ flag: String?, env name: String) -> String? {
         if let flag { return flag }
-        guard let env = ProcessInfo.processInfo.environment[name], !env.isEmpty else { return nil }
+        guard let env = Environment()[name], !env.isEmpty else { return nil }
         return env
     }
 }

@@ -8,6 +8,7 @@ extension RoomWarden {
     /// `roomwarden history [CHANNEL|PATTERN...]`: SPEC §7.
     struct History: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Print the archive by time window, merged across rooms.",
             discussion: """
                 Reads the archives of the given channels, or of every channel matching the given \
@@ -52,9 +53,13 @@ extension RoomWarden {
         @Flag(name: .long, help: "After the archive, go on with live messages (no gap, no duplicate).")
         var follow = false
 
-        /// A regular expression on the message.
-        @Option(name: .long, help: ArgumentHelp("Only messages matching this regular expression (as watch --grep).", valueName: "regex"))
+        /// Extended regular expression on the message (grep -E).
+        @Option(name: .long, help: ArgumentHelp("Only messages matching this extended regular expression (as grep -E, and watch --grep).", valueName: "regex"))
         var grep: String?
+
+        /// --grep ignores case.
+        @Flag(name: [.customShort("i"), .customLong("ignore-case")], help: "With --grep: ignore case, as grep -i.")
+        var ignoreCase = false
 
         /// Senders.
         @Option(name: .long, help: ArgumentHelp("Only messages from this sender (the envelope's from; repeatable).", valueName: "name"))
@@ -85,7 +90,8 @@ extension RoomWarden {
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
             if targets.contains("") || ignore.contains("") { throw ValidationError("channels, patterns and --ignore globs must not be empty") }
-            do { _ = try MessageFilter(grep: grep, from: from) } catch { throw ValidationError(error.message) }
+            if ignoreCase && grep == nil { throw ValidationError("-i/--ignore-case goes with --grep") }
+            do { _ = try MessageFilter(grep: grep, ignoreCase: ignoreCase, from: from) } catch { throw ValidationError(error.message) }
             try validateDelete()
             let now = WallClock.nowMilliseconds()
             if let since, let until, until.milliseconds(now: now) < since.milliseconds(now: now) {
@@ -124,7 +130,7 @@ extension RoomWarden {
             options.scoreUnit = scoreUnit
             let sink = OutputSink()
             let formatter = try output.formatter()
-            let filter = try MessageFilter(grep: grep, from: from)
+            let filter = try MessageFilter(grep: grep, ignoreCase: ignoreCase, from: from)
             // A failover met while reading is waited out for up to --timeout.
             let topology = try settings.topology(retryFor: settings.failoverWait)
             let reader = HistoryReader(topology: topology, options: options, filter: filter, formatter: formatter, sink: sink)
@@ -133,6 +139,15 @@ extension RoomWarden {
                 return
             }
             guard follow else {
+                // A long export to a file, watched at a terminal: count,
+                // rate and share done on stderr, erased at the end.
+                var progress: ProgressLine?
+                defer { progress?.finish() }
+                if ProgressLine.wanted(resultsOnStdout: true) {
+                    let line = ProgressLine(noun: "messages", total: filter.keepsAll ? options.expectedCount(topology) : nil)
+                    reader.printed = { _ in line.add() }
+                    progress = line
+                }
                 try reader.run()
                 return
             }

@@ -1,10 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
     /// `roomwarden publish CHANNEL [MESSAGE]`: SPEC §6.
     struct Publish: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
@@ -87,6 +91,8 @@ extension RoomWarden {
             let channelBytes = RawArguments.bytes(channel)
             var nextRecord: () throws(RoomWardenError) -> [UInt8]?
             var ready: () -> Bool = { true }
+            var progress: ProgressLine?
+            defer { progress?.finish() }
             if let message, message != "-" {
                 var given: [UInt8]? = RawArguments.bytes(message)
                 nextRecord = { () throws(RoomWardenError) -> [UInt8]? in defer { given = nil }; return given }
@@ -94,9 +100,16 @@ extension RoomWarden {
                 let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines)
                 nextRecord = { () throws(RoomWardenError) -> [UInt8]? in try input.next() }
                 ready = { input.ready() }
+                if isatty(0) == 1 {
+                    printDiagnostic(whole ? "reading one message from the terminal: press Ctrl-D on an empty line to send it"
+                                    : "reading messages from the terminal, \(nulSeparated ? "NUL-separated" : "one a line"): press Ctrl-D on an empty line to finish")
+                } else if ProgressLine.wanted(resultsOnStdout: !quiet) {
+                    progress = ProgressLine(noun: "messages")
+                }
             }
             defer { try? out.flush() }
             try publisher.publish(channel: channelBytes, next: nextRecord, ready: ready, idle: out.flush) { (p: Published) throws(RoomWardenError) in
+                progress?.add()
                 if quiet { return }
                 if asJSON {
                     out.buffer.append(contentsOf: #"{"channel":"#.utf8)

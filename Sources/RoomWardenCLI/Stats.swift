@@ -1,11 +1,14 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
     /// `roomwarden stats [PATTERN]`: SPEC §8.
     struct Stats: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "stats",
             abstract: "Rooms, subscribers, activity and server health at a glance.",
             discussion: """
                 Rooms are the channels matching PATTERN (default room:*) that have subscribers \
@@ -18,11 +21,11 @@ extension RoomWarden {
         @OptionGroup(title: "Archive") var archive: ArchiveOptions
 
         /// The channel pattern.
-        @Argument(help: "Channel pattern (default room:*).")
+        @Argument(help: "Channel pattern.")
         var pattern: String = "room:*"
 
         /// Activity windows.
-        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in (default 1m,1h,24h).", valueName: "list"))
+        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in.", valueName: "list"))
         var window: WindowList = .standard
 
         /// Only the first N rooms.

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// Reading a secret from the controlling terminal with echo off. The
@@ -92,8 +94,10 @@ extension Terminal {
     /// Asks a yes/no question on stderr and reads the answer from stdin
     /// (a terminal): true only for y or yes.
     static func confirm(_ question: String) -> Bool {
-        FileHandle.standardError.write(Data("roomwarden: \(question) [y/N] ".utf8))
+        let prompt = "roomwarden: \(question) [y/N] "
+        _ = prompt.withCString { write(2, $0, strlen($0)) }
         guard let answer = readLine(strippingNewline: true) else { return false }
-        return ["y", "yes"].contains(answer.trimmingCharacters(in: .whitespaces).lowercased())
+        let word = answer.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map { $0.lowercased() }
+        return word == "y" || word == "yes"
     }
 }

@@ -5,6 +5,7 @@ extension RoomWarden {
     /// `roomwarden watch [PATTERN...]`: SPEC §5.
     struct Watch: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Print every message of every room, live.",
             discussion: """
                 Subscribes to each PATTERN (default room:*) and each -c CHANNEL and prints one \
@@ -29,9 +30,13 @@ extension RoomWarden {
         @Option(name: .long, help: ArgumentHelp("Leave out channels matching this glob (repeatable).", valueName: "glob"))
         var ignore: [String] = []
 
-        /// Regular expression on the message.
-        @Option(name: .long, help: ArgumentHelp("Print only messages matching this regular expression.", valueName: "regex"))
+        /// Extended regular expression on the message (grep -E).
+        @Option(name: .long, help: ArgumentHelp("Print only messages matching this extended regular expression (as grep -E).", valueName: "regex"))
         var grep: String?
+
+        /// --grep ignores case.
+        @Flag(name: [.customShort("i"), .customLong("ignore-case")], help: "With --grep: ignore case, as grep -i.")
+        var ignoreCase = false
 
         /// Stop after N.
         @Option(name: [.customShort("n"), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
@@ -46,11 +51,11 @@ extension RoomWarden {
         var duration: Span?
 
         /// Queue size.
-        @Option(name: .long, help: ArgumentHelp("Most memory for messages not yet printed (default 256MB).", valueName: "size"))
+        @Option(name: .long, help: ArgumentHelp("Most memory for messages not yet printed.", valueName: "size"))
         var buffer: ByteCount = .megabytes(256)
 
         /// PING interval.
-        @Option(name: .long, help: ArgumentHelp("PING the server after this long without traffic (default 15s).", valueName: "duration"))
+        @Option(name: .long, help: ArgumentHelp("PING the server after this long without traffic.", valueName: "duration"))
         var heartbeat: Span = .seconds(15)
 
         /// Exit on loss.
@@ -67,6 +72,10 @@ extension RoomWarden {
             }
             if buffer < .megabytes(1) { throw ValidationError("--buffer \(buffer) is too small: give at least 1MB, e.g. 64MB, 1G") }
             if patterns.contains("") || channels.contains("") { throw ValidationError("patterns and channels must not be empty") }
+            if ignoreCase && grep == nil { throw ValidationError("-i/--ignore-case goes with --grep") }
+            if let grep {
+                do { _ = try GrepFilter(grep, ignoreCase: ignoreCase) } catch { throw ValidationError(error.message) }
+            }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
@@ -75,6 +84,7 @@ extension RoomWarden {
             options.channels = channels
             options.ignore = ignore
             options.grep = grep
+            options.grepIgnoresCase = ignoreCase
             options.count = count?.value
             options.waitMilliseconds = wait?.milliseconds
             options.durationMilliseconds = duration?.milliseconds

@@ -58,7 +58,8 @@ final class ModerationTests: XCTestCase {
                        ["a|mallory|buy cheap pills", "b|mallory|pills pills", "a|mallory|hello again", "a|bob|REFUND please",
                         "bots|mallory|bot pills"])
         XCTAssertEqual(try picked(["--grep", "pills"]), ["a|mallory|buy cheap pills", "b|mallory|pills pills", "bots|mallory|bot pills"])
-        XCTAssertEqual(try picked(["--grep", "(?i)refund"]), ["b||raw refund talk", "a|bob|REFUND please"])
+        XCTAssertEqual(try picked(["--grep", "refund", "-i"]), ["b||raw refund talk", "a|bob|REFUND please"])
+        XCTAssertEqual(try picked(["--grep", "refund|cheap"]), ["a|mallory|buy cheap pills", "b||raw refund talk"], "grep -E")
         XCTAssertEqual(try picked(["--grep", "^hello"]), ["a|alice|hello", "a|mallory|hello again"])
         XCTAssertEqual(try picked(["--from", "mallory", "--ignore", "*:bots"]),
                        ["a|mallory|buy cheap pills", "b|mallory|pills pills", "a|mallory|hello again"])
@@ -73,6 +74,7 @@ final class ModerationTests: XCTestCase {
         let bad = try rw(["history", "--grep", "("])
         XCTAssertEqual(bad.status, 64)
         XCTAssertTrue(bad.stderr.contains("--grep '('"), bad.stderr)
+        XCTAssertEqual(try rw(["history", "-i"]).status, 64, "-i goes with --grep")
     }
 
     // MARK: Deleting

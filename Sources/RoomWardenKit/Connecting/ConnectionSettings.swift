@@ -1,4 +1,3 @@
-import Foundation
 import Hiredis
 
 /// Everything needed to open an authenticated connection to the right

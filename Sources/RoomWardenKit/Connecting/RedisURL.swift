@@ -1,4 +1,3 @@
-import Foundation
 import Hiredis
 
 /// A parsed `redis://[user[:pass]@]host[:port][/db]` or
@@ -12,7 +11,7 @@ public struct RedisURL: Sendable, Equatable {
     public init(parsing text: String) throws(RoomWardenError) {
         let safe = RedisURL.redacted(text)
         if text.hasPrefix("rediss://") {
-            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see README, 'TLS')")
+            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see TLS in 'man roomwarden')")
         }
         let isUnix = text.hasPrefix("unix://")
         guard isUnix || text.hasPrefix("redis://") else {
@@ -121,7 +120,7 @@ public struct RedisURL: Sendable, Equatable {
     public static func redacted(_ text: String) -> String {
         var rest = Substring(text)
         var out = ""
-        if let scheme = rest.range(of: "://") {
+        if let scheme = rest.firstRange(of: "://") {
             out += rest[..<scheme.upperBound]
             rest = rest[scheme.upperBound...]
         }

@@ -1,13 +1,11 @@
-import Foundation
-
 /// Which archive entries `history` keeps: `--grep REGEX` on the message
-/// (the same regular expressions as `watch --grep`) and `--from NAME`
-/// (the envelope's `from` is one of the names; a raw entry has none).
-/// They apply before `--last` and `--limit`.
+/// (watch's `GrepFilter`: extended regular expressions, as grep -E; `-i`
+/// ignores case) and `--from NAME` (the envelope's `from` is one of the
+/// names; a raw entry has none). They apply before `--last` and `--limit`.
 ///
 /// Not Sendable: the thread that reads the archive uses it.
 public struct MessageFilter {
-    private let grep: NSRegularExpression?
+    private let grep: GrepFilter?
     private let senders: [[UInt8]]
 
     /// Keeps every entry.
@@ -17,14 +15,8 @@ public struct MessageFilter {
     }
 
     /// Compiles `grep`; a usage error (exit 64) says what is wrong with it.
-    public init(grep: String?, from senders: [String]) throws(RoomWardenError) {
-        if let grep {
-            do { self.grep = try NSRegularExpression(pattern: grep) } catch {
-                throw .usage("--grep '\(grep)' is not a valid regular expression: \(RegexProblem.describe(grep))")
-            }
-        } else {
-            self.grep = nil
-        }
+    public init(grep: String?, ignoreCase: Bool = false, from senders: [String]) throws(RoomWardenError) {
+        self.grep = try grep.map { (g: String) throws(RoomWardenError) in try GrepFilter(g, ignoreCase: ignoreCase) }
         self.senders = senders.map { Array($0.utf8) }
     }
 
@@ -36,10 +28,6 @@ public struct MessageFilter {
         if !senders.isEmpty {
             guard let from = m.from, senders.contains(where: { $0.elementsEqual(from) }) else { return false }
         }
-        if let grep {
-            let text = String(decoding: m.payload, as: UTF8.self)
-            return grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-        }
-        return true
+        return grep?.matches(m.payload) ?? true
     }
 }

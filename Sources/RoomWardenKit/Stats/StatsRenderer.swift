@@ -101,34 +101,41 @@ public enum StatsRenderer {
         return o
     }
 
-    /// The report as a table no wider than `width` (when given): long room
-    /// names are shortened in the middle.
+    /// The report as a table no wider than `width` (when given: a
+    /// terminal). Too wide, it first writes counts compactly (1.2M), then
+    /// shortens long room names in the middle; without a width every
+    /// figure is exact, for scripts.
     public static func text(_ report: StatsReport, rooms: [RoomStats], width: Int?) -> String {
         var header = ["ROOM", "SUBS", "ARCHIVED"] + report.windowLabels.map { $0.uppercased() } + ["LAST"]
         if report.sampleSeconds != nil { header.append("LIVE/S") }
-        var rows: [[String]] = rooms.map { r in
-            var row = [safe(r.name), r.subscribers.map(String.init) ?? "?",
-                       r.archived.map(String.init) ?? (r.note == nil ? "-" : "?")]
-            row += r.windowCounts.map { c in c.map(String.init) ?? (r.archived == nil ? "-" : "?") }
-            row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
-            if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
-            if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
-            return row
+        func table(_ count: (Int) -> String) -> [[String]] {
+            [header] + rooms.map { r in
+                var row = [safe(r.name), r.subscribers.map(count) ?? "?",
+                           r.archived.map(count) ?? (r.note == nil ? "-" : "?")]
+                row += r.windowCounts.map { c in c.map(count) ?? (r.archived == nil ? "-" : "?") }
+                row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
+                if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
+                if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
+                return row
+            }
         }
-        rows.insert(header, at: 0)
-        var widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        if let width {
-            let others = widths.dropFirst().reduce(0, +) + 2 * (widths.count - 1)
-            let room = max(12, width - others)
-            if widths[0] > room {
-                widths[0] = room
+        func widths(_ rows: [[String]]) -> [Int] { header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 } }
+        func total(_ w: [Int]) -> Int { w.reduce(0, +) + 2 * (w.count - 1) }
+        var rows = table(String.init)
+        var w = widths(rows)
+        if let width, total(w) > width {
+            rows = table(compact)
+            w = widths(rows)
+            let room = max(12, width - (total(w) - w[0]))
+            if w[0] > room {
+                w[0] = room
                 for i in rows.indices { rows[i][0] = shorten(rows[i][0], to: room) }
             }
         }
         var lines = rows.map { row in
             row.enumerated().map { c, cell in
-                c == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: max(0, widths[c] - cell.count)) + cell
+                c == 0 ? cell + String(repeating: " ", count: max(0, w[0] - cell.count))
+                    : String(repeating: " ", count: max(0, w[c] - cell.count)) + cell
             }.joined(separator: "  ")
         }
         if rooms.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
@@ -189,6 +196,17 @@ public enum StatsRenderer {
         guard s.count > n else { return s }
         let keep = n - 1
         return String(s.prefix(keep - keep / 2)) + "…" + String(s.suffix(keep / 2))
+    }
+
+    /// A count in at most four characters: exact up to 9999, then 12K,
+    /// 1.2M, 123M, 1.2G (rounded down, so never more than there is).
+    static func compact(_ n: Int) -> String {
+        guard n >= 10_000 else { return String(n) }
+        for (unit, suffix) in [(1_000_000_000_000, "T"), (1_000_000_000, "G"), (1_000_000, "M"), (1_000, "K")] where n >= unit {
+            if n < 10 * unit { return "\(n / unit).\(n % unit * 10 / unit)\(suffix)" }
+            if n < 1000 * unit || suffix == "T" { return "\(n / unit)\(suffix)" }
+        }
+        return String(n)
     }
 
     static func ago(_ ms: Int64) -> String {

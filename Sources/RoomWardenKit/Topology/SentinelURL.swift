@@ -113,7 +113,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
     /// safe to print.
     public static func redacted(_ text: String) -> String {
         var out = text
-        if let scheme = out.range(of: "://") {
+        if let scheme = out.firstRange(of: "://") {
             let end = out.lastIndex(of: "#") ?? out.endIndex
             if let at = out[scheme.upperBound..<end].lastIndex(of: "@") {
                 let info = out[scheme.upperBound..<at]
@@ -122,7 +122,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
             }
         }
         var searchFrom = out.startIndex
-        while let r = out.range(of: "password=", range: searchFrom..<out.endIndex) {
+        while let r = out[searchFrom...].firstRange(of: "password=") {
             let end = out[r.upperBound...].firstIndex { $0 == "&" || $0 == "#" } ?? out.endIndex
             out.replaceSubrange(r.upperBound..<end, with: "***")
             searchFrom = out.index(r.upperBound, offsetBy: 3, limitedBy: out.endIndex) ?? out.endIndex
