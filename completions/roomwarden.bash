@@ -186,9 +186,9 @@ _roomwarden() {
 
 _roomwarden_watch() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
-    repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat --since)
+    non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
+    repeating_options=(--sentinel -c --channel --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat --since)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -221,11 +221,20 @@ _roomwarden_watch() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '-f'|'--format')
         __roomwarden_add_completions -W 'text'$'\n''json'$'\n''raw'$'\n''{time} {channel}: {message}'
         return
         ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '-c'|'--channel')
@@ -261,8 +270,8 @@ _roomwarden_watch() {
 _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --retain --max-len --from -f --format)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -295,7 +304,16 @@ _roomwarden_publish() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '--retain')
@@ -316,9 +334,9 @@ _roomwarden_publish() {
 
 _roomwarden_history() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout -f --format --archive-key --since --until --last --limit --score-unit)
+    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow -i --ignore-case --delete --all --yes --version --help)
+    repeating_options=(--sentinel --from --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -351,11 +369,20 @@ _roomwarden_history() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '-f'|'--format')
         __roomwarden_add_completions -W 'text'$'\n''json'$'\n''raw'$'\n''{time} {channel}: {message}'
         return
         ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '--since')
@@ -370,6 +397,15 @@ _roomwarden_history() {
     '--limit')
         return
         ;;
+    '--grep')
+        return
+        ;;
+    '--from')
+        return
+        ;;
+    '--ignore')
+        return
+        ;;
     '--score-unit')
         __roomwarden_add_completions -W 's'$'\n''ms'$'\n''auto'
         return
@@ -380,8 +416,8 @@ _roomwarden_history() {
 _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --archive-key --window --top --sort -f --format --watch --sample)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -414,7 +450,16 @@ _roomwarden_stats() {
     '--timeout')
         return
         ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
+        return
+        ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '--window')

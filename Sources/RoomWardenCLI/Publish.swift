@@ -1,10 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
     /// `roomwarden publish CHANNEL [MESSAGE]`: SPEC §6.
     struct Publish: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
@@ -33,11 +37,11 @@ extension RoomWarden {
 
         /// Trim archive entries older than this.
         @Option(name: .long, help: ArgumentHelp("Drop archive entries older than this (e.g. 7d).", valueName: "duration"))
-        var retain: String?
+        var retain: Span?
 
         /// Trim the archive to this many entries.
         @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
-        var maxLen: Int?
+        var maxLen: Count?
 
         /// Publish only.
         @Flag(name: .long, help: "Publish only; write nothing to the archive.")
@@ -68,18 +72,15 @@ extension RoomWarden {
             if !fromStdin && (nulSeparated || whole) { throw ValidationError("-0 and --whole read stdin: drop MESSAGE or give -") }
             if nulSeparated && whole { throw ValidationError("-0 and --whole cannot be combined") }
             if noArchive && (retain != nil || maxLen != nil) { throw ValidationError("--retain and --max-len trim the archive: they cannot go with --no-archive") }
-            if let maxLen, maxLen < 1 { throw ValidationError("--max-len must be at least 1") }
-            if let retain, TimeSpan.milliseconds(retain) == nil {
-                throw ValidationError("--retain '\(retain)' is not a duration: use e.g. 90s, 15m, 2h, 7d")
-            }
+            if retain == .zero { throw ValidationError("--retain 0 would empty the archive: give how long to keep entries, e.g. 7d") }
             if channel.isEmpty { throw ValidationError("CHANNEL must not be empty") }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             var options = PublishOptions()
             options.archive = noArchive ? nil : try archive.template()
-            options.retainMilliseconds = retain.flatMap(TimeSpan.milliseconds)
-            options.maxLength = maxLen
+            options.retainMilliseconds = retain?.milliseconds
+            options.maxLength = maxLen?.value
             options.from = from
             let asJSON = json || format == .json
             options.reportIDs = asJSON && !quiet
@@ -87,23 +88,32 @@ extension RoomWarden {
             let publisher = Publisher(connection: connection, options: options)
             // A reader that goes away (| head -1) ends the printing, not the publishing.
             let out = OutputSink(outliveReader: true)
-            let channelBytes = Array(channel.utf8)
+            let channelBytes = RawArguments.bytes(channel)
             var nextRecord: () throws(RoomWardenError) -> [UInt8]?
             var ready: () -> Bool = { true }
+            var progress: ProgressLine?
+            defer { progress?.finish() }
             if let message, message != "-" {
-                var given: [UInt8]? = Array(message.utf8)
+                var given: [UInt8]? = RawArguments.bytes(message)
                 nextRecord = { () throws(RoomWardenError) -> [UInt8]? in defer { given = nil }; return given }
             } else {
                 let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines)
                 nextRecord = { () throws(RoomWardenError) -> [UInt8]? in try input.next() }
                 ready = { input.ready() }
+                if isatty(0) == 1 {
+                    printDiagnostic(whole ? "reading one message from the terminal: press Ctrl-D on an empty line to send it"
+                                    : "reading messages from the terminal, \(nulSeparated ? "NUL-separated" : "one a line"): press Ctrl-D on an empty line to finish")
+                } else if ProgressLine.wanted(resultsOnStdout: !quiet) {
+                    progress = ProgressLine(noun: "messages")
+                }
             }
             defer { try? out.flush() }
             try publisher.publish(channel: channelBytes, next: nextRecord, ready: ready, idle: out.flush) { (p: Published) throws(RoomWardenError) in
+                progress?.add()
                 if quiet { return }
                 if asJSON {
                     out.buffer.append(contentsOf: #"{"channel":"#.utf8)
-                    JSONText.appendString(channelBytes, to: &out.buffer)
+                    JSONText.appendChannel(channelBytes, to: &out.buffer)
                     if let id = p.id {
                         out.buffer.append(contentsOf: #","id":"#.utf8)
                         JSONText.appendString(id.utf8, to: &out.buffer)
@@ -122,4 +132,8 @@ extension RoomWarden {
             try out.flush()
         }
     }
+}
+
+extension RoomWarden.Publish: TakesRawBytes {
+    var rawByteArguments: [String] { [channel] + (message.map { [$0] } ?? []) }
 }

@@ -181,12 +181,21 @@ public final class Connection {
     /// Sends one command and waits for its reply. Server errors come back as
     /// `.error` replies; only the link failing throws.
     public func command(_ command: Command) throws(RedisError) -> Reply {
-        try reply(to: append(command))
+        try self.command(command.arguments)
     }
 
-    /// Sends one command given as arguments and waits for its reply.
+    /// Sends one command given as arguments and waits for its reply. For a
+    /// command that enters subscribed mode (or any command once subscribed),
+    /// the reply is the next thing the server sends: for the first
+    /// `SUBSCRIBE`, its confirmation or its error.
     public func command(_ args: [[UInt8]]) throws(RedisError) -> Reply {
-        try reply(to: append(args))
+        let ticket = try append(args)
+        guard ticket.count == 0, isSubscribed else { return try reply(to: ticket) }
+        try dropAbandoned(before: queued)
+        precondition(taken == queued, "a subscribed command's reply would be read before \(queued - taken) owed replies")
+        let raw = try nextRaw()
+        defer { freeReplyObject(raw) }
+        return Reply(copying: raw.assumingMemoryBound(to: redisReply.self))
     }
 
     /// Sends one command made of text arguments and waits for its reply.

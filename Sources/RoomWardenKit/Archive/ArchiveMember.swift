@@ -24,6 +24,9 @@ public enum ArchiveMember {
         scratch.text.removeAll(keepingCapacity: true)
         scratch.binary.removeAll(keepingCapacity: true)
         if var fields = EnvelopeDecoder.decode(member, text: &scratch.text) {
+            // A JSON string cannot hold a channel name that is not UTF-8:
+            // the archive key's channel has its bytes.
+            if fields.channel != nil, !UTF8Check.isValid(channel) { fields.channel = nil }
             if let b64 = fields.base64 {
                 let encoded = fields.view(b64, member, scratch.text)
                 if let bytes = JSONText.decodeBase64(encoded) {

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// `watch --archive`: writes every printed message to its room's archive,
@@ -28,7 +30,7 @@ final class ArchiveWriter: @unchecked Sendable {
     private var staging = Records()
 
     // Shared, under `condition`.
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var incoming = Records()
     private var inFlight = 0
     private var finishing = false
@@ -85,10 +87,10 @@ final class ArchiveWriter: @unchecked Sendable {
         }
         if !running {
             running = true
-            let thread = Thread { [self] in writeUntilEnd() }
-            thread.name = "rw-archive"
-            thread.stackSize = 1 << 20
-            thread.start()
+            Threads.start(stackSize: 1 << 20) { [self] in
+                ThreadName.set("rw-archive")
+                writeUntilEnd()
+            }
         }
         condition.signal()
     }
@@ -100,9 +102,11 @@ final class ArchiveWriter: @unchecked Sendable {
         condition.lock()
         finishing = true
         condition.broadcast()
-        let deadline = Date(timeIntervalSinceNow: Double(max(0, milliseconds)) / 1000)
+        let deadline = Monotonic.milliseconds() &+ max(0, milliseconds)
         while running && (incoming.count > 0 || inFlight > 0) {
-            if !condition.wait(until: deadline) { break }
+            let left = deadline - Monotonic.milliseconds()
+            if left <= 0 { break }
+            condition.wait(milliseconds: min(left, 1000))
         }
         abandoned = true
         condition.broadcast()
@@ -111,6 +115,9 @@ final class ArchiveWriter: @unchecked Sendable {
         inFlight = 0
         if left > 0 { giveUp(left, "the watch ended before the archive link took them (see --timeout)", now: true) }
         flushReports(force: true)
+        // The writing thread returns at once unless a frozen link holds it.
+        let stopping = Monotonic.milliseconds() + 100
+        while running && Monotonic.milliseconds() < stopping { condition.wait(milliseconds: 10) }
         condition.unlock()
     }
 
@@ -131,7 +138,7 @@ final class ArchiveWriter: @unchecked Sendable {
         while true {
             condition.lock()
             while incoming.count == 0 && !finishing && !abandoned {
-                _ = condition.wait(until: Date(timeIntervalSinceNow: 1))
+                condition.wait(milliseconds: 1000)
                 flushReports(force: false)
             }
             if abandoned || incoming.count == 0 {
@@ -153,7 +160,7 @@ final class ArchiveWriter: @unchecked Sendable {
                     if batch == nil { batch = try prepare(records, on: c, recent: &recent, ids: &ids) }
                     if let b = batch { try send(b, on: c, recent: &recent) }
                     if let since = outage {
-                        printDiagnostic("--archive: the archive link to \(settings.endpoint) is back after \(String(format: "%.1f", Double(Monotonic.milliseconds() - since) / 1000))s; what waited is archived")
+                        printDiagnostic("--archive: the archive link to \(settings.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
                         outage = nil
                     }
                     break
@@ -171,7 +178,7 @@ final class ArchiveWriter: @unchecked Sendable {
                     let delay = min(5000, 100 * pow(2, Double(min(attempt, 16)))) * Double.random(in: 0.5...1.0)
                     attempt += 1
                     condition.lock()
-                    _ = condition.wait(until: Date(timeIntervalSinceNow: delay / 1000))
+                    condition.wait(milliseconds: Int64(delay))
                     condition.unlock()
                 }
             }

@@ -55,6 +55,13 @@ public struct MessageFormatter {
         TextEscaper.append(m.channel, to: &out)
         if colour { out.append(contentsOf: Colour.reset) }
         out.append(0x20)
+        if let from = m.from {
+            // Who said it, as a mail client shows it: history knows it
+            // from the envelope; live messages carry none.
+            out.append(UInt8(ascii: "<"))
+            TextEscaper.append(from, to: &out)
+            out.append(contentsOf: "> ".utf8)
+        }
         TextEscaper.append(m.payload, to: &out)
         out.append(0x0A)
     }
@@ -80,7 +87,7 @@ public struct MessageFormatter {
         } else {
             out.append(contentsOf: JSONKeys.noTime)
         }
-        JSONText.appendLossyString(m.channel, to: &out)
+        JSONText.appendChannel(raw: m.channel, to: &out)
         if let p = m.pattern {
             out.append(contentsOf: JSONKeys.pattern)
             JSONText.appendLossyString(p, to: &out)

@@ -64,7 +64,7 @@ public final class SentinelResolver {
 
     /// The message after "could not reach the sentinel at X: ".
     private static func detail(_ message: String) -> String {
-        guard let r = message.range(of: ": ") else { return message }
+        guard let r = message.firstRange(of: ": ") else { return message }
         return String(message[r.upperBound...])
     }
 

@@ -13,6 +13,9 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
     /// The default sentinel port.
     public static let defaultPort = 26379
 
+    /// The URL's form, for messages.
+    public static let form = "redis-sentinel://[[user:]password@]host[:port][,host[:port]...][/db]#MASTER"
+
     /// The sentinels, in the order given.
     public var sentinels: [Endpoint]
     /// The master's name (`sentinel monitor NAME ...`).
@@ -34,7 +37,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
     /// Parses; a malformed URL is a usage error (64) that shows the URL redacted.
     public init(parsing text: String) throws(RoomWardenError) {
         let safe = SentinelURL.redacted(text)
-        let form = "redis-sentinel://[[user:]password@]host[:port][,host[:port]...][/db]#MASTER"
+        let form = SentinelURL.form
         guard SentinelURL.matches(text) else { throw .usage("bad URL '\(safe)': a sentinel URL is \(form)") }
         var rest = Substring(text.dropFirst("redis-sentinel://".count))
         // The master name is the fragment: after the last '#', so that a
@@ -48,14 +51,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
         user = nil
         password = nil
         if let at = rest.lastIndex(of: "@") {
-            let info = rest[..<at]
-            if let colon = info.firstIndex(of: ":") {
-                let u = SentinelURL.percentDecoded(info[..<colon])
-                user = u.isEmpty ? nil : u
-                password = SentinelURL.percentDecoded(info[info.index(after: colon)...])
-            } else if !info.isEmpty {
-                password = SentinelURL.percentDecoded(info)
-            }
+            RedisURL.userInfo(rest[..<at], into: &user, &password)
             rest = rest[rest.index(after: at)...]
         }
         var query: Substring = ""
@@ -63,15 +59,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
             query = rest[rest.index(after: q)...]
             rest = rest[..<q]
         }
-        db = nil
-        if let slash = rest.firstIndex(of: "/") {
-            let dbText = rest[rest.index(after: slash)...]
-            if !dbText.isEmpty {
-                guard let n = Int(dbText), n >= 0 else { throw .usage("bad URL '\(safe)': the path must be a db number") }
-                db = n
-            }
-            rest = rest[..<slash]
-        }
+        db = try RedisURL.dbPath(&rest, safe)
         sentinels = []
         for hostPort in rest.split(separator: ",", omittingEmptySubsequences: false) {
             sentinels.append(try SentinelURL.endpoint(hostPort, safe: safe))
@@ -125,7 +113,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
     /// safe to print.
     public static func redacted(_ text: String) -> String {
         var out = text
-        if let scheme = out.range(of: "://") {
+        if let scheme = out.firstRange(of: "://") {
             let end = out.lastIndex(of: "#") ?? out.endIndex
             if let at = out[scheme.upperBound..<end].lastIndex(of: "@") {
                 let info = out[scheme.upperBound..<at]
@@ -134,7 +122,7 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
             }
         }
         var searchFrom = out.startIndex
-        while let r = out.range(of: "password=", range: searchFrom..<out.endIndex) {
+        while let r = out[searchFrom...].firstRange(of: "password=") {
             let end = out[r.upperBound...].firstIndex { $0 == "&" || $0 == "#" } ?? out.endIndex
             out.replaceSubrange(r.upperBound..<end, with: "***")
             searchFrom = out.index(r.upperBound, offsetBy: 3, limitedBy: out.endIndex) ?? out.endIndex

@@ -9,8 +9,8 @@ final class GapReplay {
     private let settings: ConnectionSettings
     private let targets: [String]
     private let template: ArchiveKeyTemplate
-    /// Its own connection, opened at the first gap and kept.
-    private var connection: Connection?
+    /// Its own connections, opened at the first gap and kept.
+    private var topology: Topology?
 
     /// How long before the last byte heard a message that was not
     /// received may have been stamped by its publisher.
@@ -40,22 +40,23 @@ final class GapReplay {
         formatter: MessageFormatter, sink: OutputSink,
         admit: @escaping (MessageView) -> Bool, shouldStop: @escaping () -> RoomWardenError?
     ) throws(RoomWardenError) -> Outcome {
-        let c: Connection
-        if let open = connection { c = open } else { c = try settings.connect() }
-        connection = c
+        let t: Topology
+        if let open = topology { t = open } else { t = try settings.topology(retryFor: settings.failoverWait) }
+        topology = t
         var begun = false
         do {
-            let rooms = try ArchiveDiscovery.rooms(c, targets: targets, template: template).filter { $0.kind == .sortedSet }
+            let rooms = try ArchiveDiscovery.rooms(t, targets: targets, template: template, backlog: nil).filter { $0.kind == .sortedSet }
             guard !rooms.isEmpty else { return Outcome() }
             handoff.begin(subscribedAt: subscribedAt)
             begun = true
             var options = HistoryOptions()
             options.targets = rooms.map { Glob.escaping($0.channel) }
             options.template = template
+            options.backlog = nil
             options.since = from
             var marked = formatter
             marked.marksReplayed = true
-            let reader = HistoryReader(connection: c, options: options, formatter: marked, sink: sink)
+            let reader = HistoryReader(topology: t, options: options, formatter: marked, sink: sink)
             var outcome = Outcome(replayed: 0, rooms: Set(rooms.map(\.channel)))
             reader.admit = { view in
                 guard admit(view) else { return false }
@@ -65,11 +66,11 @@ final class GapReplay {
             reader.printed = handoff.archived
             reader.shouldStop = shouldStop
             try reader.run()
-            try handoff.archiveDone(on: c, markerRefused: markerRefused)
+            try handoff.archiveDone(on: t, markerRefused: markerRefused)
             return outcome
         } catch {
             if begun { handoff.abandon() }
-            connection = nil
+            topology = nil
             throw error
         }
     }

@@ -6,8 +6,10 @@ import Hiredis
 ///
 /// The live link subscribes first (to the rooms and to a private marker
 /// channel), then the archive is read to its end, then the archive
-/// connection PUBLISHes a unique marker on that channel. Redis runs that
-/// PUBLISH after every read before it, so on the live link:
+/// connection PUBLISHes a unique marker on that channel (on a Redis
+/// Cluster, each primary's connection, after that node's reads: the read
+/// waits for every one). Redis runs that PUBLISH after every read before
+/// it, so on the live link:
 ///
 /// - a message before the marker may also have been printed from the
 ///   archive: it is dropped if it equals (room and payload) an entry
@@ -41,6 +43,8 @@ public final class Handoff {
         var nonce: [UInt8] = []
         /// Monotonic ms when the marker was sent.
         var markerSentAt: Int64?
+        /// Markers still to come (one per primary it was sent on).
+        var markersLeft = 0
         /// The time-based fallback: when expecting ends (wall clock).
         var closesAt: Int64?
         /// Entries stamped before this cannot have a live copy to come.
@@ -69,11 +73,12 @@ public final class Handoff {
         reads[last].expected[Handoff.key(message.channel, message.payload), default: 0] += 1
     }
 
-    /// The archive is read to its end: sends the marker over `connection`
-    /// (the one that read the archive). When the server refuses it (or
-    /// `markerRefused` says the live link could not subscribe to its
-    /// channel), falls back to time and says so on stderr.
-    public func archiveDone(on connection: Connection, markerRefused: String?) throws(RoomWardenError) {
+    /// The archive is read to its end: sends the marker through
+    /// `topology` (on every primary, over the connections that read the
+    /// archive). When the server refuses it (or `markerRefused` says the
+    /// live link could not subscribe to its channel), falls back to time
+    /// and says so on stderr.
+    public func archiveDone(on topology: Topology, markerRefused: String?) throws(RoomWardenError) {
         guard let last = reads.indices.last else { return }
         if reads[last].expected.isEmpty {
             reads.removeLast()  // nothing printed: nothing to meet
@@ -86,18 +91,20 @@ public final class Handoff {
         var rng = SystemRandomNumberGenerator()
         let nonce = Array(Handoff.hex(rng.next()).utf8)
         let sentAt = Monotonic.milliseconds()
-        let reply: Reply
-        do {
-            reply = try connection.command(.publish(channel: channelBytes, message: nonce))
-        } catch {
-            throw RoomWardenError.from(error, doing: "publishing the handoff marker", endpoint: connection.endpoint)
+        var sent = 0
+        var refused: String?
+        let marker = Command.publish(channel: channelBytes, message: nonce)
+        try topology.forEachPrimary(doing: "publishing the handoff marker") { (connection) throws(RedisError) in
+            let reply = try connection.command(marker)
+            if let line = reply.errorMessage { refused = refused ?? line } else { sent += 1 }
         }
-        if let line = reply.errorMessage {
-            fallBack("Redis refused PUBLISH to \(markerChannel): \(line)")
+        if let refused {
+            fallBack("Redis refused PUBLISH to \(markerChannel): \(refused)")
             return
         }
         reads[last].nonce = nonce
         reads[last].markerSentAt = sentAt
+        reads[last].markersLeft = sent
     }
 
     /// True if a live message is to be printed; false for a marker, and
@@ -107,7 +114,8 @@ public final class Handoff {
             // Markers come in the order they were sent: this one ends its
             // read and any older one whose marker was lost.
             if let i = reads.firstIndex(where: { $0.markerSentAt != nil && payload.elementsEqual($0.nonce) }) {
-                reads.removeFirst(i + 1)
+                reads[i].markersLeft -= 1
+                if reads[i].markersLeft <= 0 { reads.removeFirst(i + 1) }
             }
             return false
         }

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// Notices a reader that closed its end of a pipe even when no message
@@ -8,7 +10,8 @@ enum StdoutWatch {
     static func start(queue: WatchQueue) {
         var st = stat()
         guard fstat(1, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO || (st.st_mode & S_IFMT) == S_IFSOCK else { return }
-        let thread = Thread {
+        Threads.start(stackSize: 64 * 1024) {
+            ThreadName.set("rw-stdout-watch")
             var fds = [pollfd(fd: 1, events: 0, revents: 0), pollfd(fd: queue.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
             while queue.ended == nil {
                 let r = poll(&fds, 2, queue.wakeDescriptor < 0 ? 1000 : -1)
@@ -19,8 +22,5 @@ enum StdoutWatch {
                 if r < 0 && errno != EINTR { return }
             }
         }
-        thread.name = "rw-stdout-watch"
-        thread.stackSize = 64 * 1024
-        thread.start()
     }
 }

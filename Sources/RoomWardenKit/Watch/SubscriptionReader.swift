@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// The socket side of watch: subscribes, drains, heartbeats, reconnects.
@@ -55,6 +57,7 @@ final class SubscriptionReader {
     /// Runs until the watch ends; a failure that ends it is given to the
     /// queue.
     func run() {
+        ThreadName.set("rw-subscription")
         defer { queue.readerRunning(false) }
         var link: Link?
         do {
@@ -88,9 +91,8 @@ final class SubscriptionReader {
                     }
                     queue.notice("lost the connection to Redis at \(settings.endpoint): \(e.message); nothing heard since \(Watcher.clock(lostSince)); reconnecting")
                     guard let again = reconnect() else { return }
-                    let took = Double(again.confirmedWall - lostSince) / 1000
                     let gap = WatchQueue.Gap(from: lostSince, to: again.confirmedWall,
-                                             regained: "reconnected to Redis at \(settings.endpoint) after \(String(format: "%.1f", took))s")
+                                             regained: "reconnected to Redis at \(settings.endpoint) after \(Watcher.seconds(again.confirmedWall - lostSince))")
                     queue.push(.subscribed(atMonotonic: again.confirmedMonotonic, gap: gap))
                     link = again
                 }

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// The bounded hand-off between the thread that drains the socket and the
@@ -53,7 +55,7 @@ final class WatchQueue: @unchecked Sendable {
         var markerRefused: String?
     }
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var items: [Item] = []
     private var held = 0
     private var end: End?
@@ -136,7 +138,7 @@ final class WatchQueue: @unchecked Sendable {
             if let deadline {
                 let left = deadline - Monotonic.milliseconds()
                 if left <= 0 { break }
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(left) / 1000))
+                condition.wait(milliseconds: left)
             } else {
                 condition.wait()
             }
@@ -155,7 +157,7 @@ final class WatchQueue: @unchecked Sendable {
         while end == nil {
             let left = deadline - Monotonic.milliseconds()
             if left <= 0 { break }
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double(left) / 1000))
+            condition.wait(milliseconds: left)
         }
         return end != nil
     }
@@ -221,11 +223,13 @@ final class WatchQueue: @unchecked Sendable {
     /// Waits up to `milliseconds` for the reader thread to return; true if
     /// it has.
     func waitForReader(milliseconds: Int64) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: Double(milliseconds) / 1000)
+        let deadline = Monotonic.milliseconds() + milliseconds
         condition.lock()
         defer { condition.unlock() }
         while readerRunning {
-            if !condition.wait(until: deadline) { break }
+            let left = deadline - Monotonic.milliseconds()
+            if left <= 0 { break }
+            condition.wait(milliseconds: left)
         }
         return !readerRunning
     }

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// What `watch` listens to and when it stops (SPEC §5).
@@ -9,8 +11,10 @@ public struct WatchOptions: Sendable {
     public var channels: [String] = []
     /// Channels to leave out (`--ignore`).
     public var ignore: [String] = []
-    /// Keep only messages matching this regular expression (`--grep`).
+    /// Keep only messages matching this extended regular expression (`--grep`).
     public var grep: String?
+    /// `--grep` ignores case (`-i`).
+    public var grepIgnoresCase = false
     /// Stop after this many messages (`-n`).
     public var count: Int?
     /// Stop when no message came for this long (`--wait`), ms.
@@ -48,7 +52,7 @@ public final class Watcher {
     private let options: WatchOptions
     private var formatter: MessageFormatter
     private let sink: OutputSink
-    private let grep: NSRegularExpression?
+    private let grep: GrepFilter?
     private let ignore: [Glob]
     private let mayRepeat: Bool
     private var ignored: [[UInt8]: Bool] = [:]
@@ -95,13 +99,7 @@ public final class Watcher {
         self.options = options
         self.formatter = formatter
         self.sink = sink
-        if let g = options.grep {
-            do { grep = try NSRegularExpression(pattern: g) } catch {
-                throw .usage("--grep '\(g)' is not a regular expression: \(error.localizedDescription)")
-            }
-        } else {
-            grep = nil
-        }
+        grep = try options.grep.map { (g: String) throws(RoomWardenError) in try GrepFilter(g, ignoreCase: options.grepIgnoresCase) }
         ignore = options.ignore.map { Glob($0) }
         // The marker channel brings copies only where a pattern matches it.
         let markerCopies = options.markerChannel.map { m in options.patterns.contains { Glob($0).matches(Array(m.utf8)) } } ?? false
@@ -127,10 +125,7 @@ public final class Watcher {
         StdoutWatch.start(queue: queue)
         let settings = self.settings, options = self.options
         queue.readerRunning(true)
-        let reader = Thread { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
-        reader.name = "rw-subscription"
-        reader.stackSize = 1 << 20
-        reader.start()
+        Threads.start(stackSize: 1 << 20) { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
     }
 
     /// Waits until the server confirmed every subscription; throws if the
@@ -314,7 +309,7 @@ public final class Watcher {
                 let identity = Watcher.identity(view)
                 if replayedEntries[identity] != nil { return false }
                 if !ignore.isEmpty && isIgnored(view.channel) { return false }
-                if let grep, !Watcher.matches(grep, view.payload) { return false }
+                if let grep, !grep.matches(view.payload) { return false }
                 if replayedEntries.count < 1_000_000 { replayedEntries[identity] = view.ts ?? from }
                 printed += 1
                 return true
@@ -336,11 +331,6 @@ public final class Watcher {
         return h.finalize()
     }
 
-    private static func matches(_ grep: NSRegularExpression, _ payload: UnsafeRawBufferPointer) -> Bool {
-        let text = String(decoding: payload, as: UTF8.self)
-        return grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
-    }
-
     /// Formats one batch: drops repeated deliveries of one PUBLISH,
     /// the handoff's marker and duplicates, ignored channels and
     /// non-matching messages.
@@ -354,7 +344,7 @@ public final class Watcher {
             if let handoff, !handoff.admit(channel: channel, payload: payload) { return true }
             if replay != nil && !channel.elementsEqual(lastRoomHeard) { hear(channel) }
             if !ignore.isEmpty && isIgnored(channel) { return true }
-            if let grep, !Watcher.matches(grep, payload) { return true }
+            if let grep, !grep.matches(payload) { return true }
             formatter.append(MessageView(ts: ts, channel: channel, pattern: pattern, payload: payload), to: &sink.buffer)
             archive?.add(channel: channel, payload: payload, ts: ts)
             printed += 1
@@ -400,6 +390,12 @@ public final class Watcher {
     static func milliseconds(_ d: Duration) -> Int64 {
         let (seconds, attoseconds) = d.components
         return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// `6.2s`: a span in seconds, to a tenth.
+    static func seconds(_ ms: Int64) -> String {
+        let tenths = (max(0, ms) + 50) / 100
+        return "\(tenths / 10).\(tenths % 10)s"
     }
 
     static func span(_ ms: Int64) -> String {

@@ -31,6 +31,19 @@ final class ReplyOwnershipTests: XCTestCase {
 
     /// A caller that gives up replies it asked for (a page fetched ahead
     /// that is no longer needed) never has them read by the next caller.
+    func testACommandThatSubscribesReturnsItsConfirmationOrItsError() throws {
+        let c = try Self.server.connect()
+        let confirmed = try c.command("SUBSCRIBE", "own:confirm")
+        XCTAssertEqual(confirmed, .array([.bulk(Array("subscribe".utf8)), .bulk(Array("own:confirm".utf8)), .integer(1)]))
+        XCTAssertTrue(c.isSubscribed)
+        XCTAssertEqual(c.pendingReplies, 0)
+        try Self.server.run("ACL", "SETUSER", "own-nosub", "on", ">pw", "resetchannels", "+@all")
+        let denied = try Self.server.connect()
+        _ = try denied.command("AUTH", "own-nosub", "pw")
+        let refusal = try denied.command("SUBSCRIBE", "own:confirm")
+        XCTAssertTrue(refusal.errorMessage?.hasPrefix("NOPERM") ?? false, "\(refusal)")
+    }
+
     func testAbandonedRepliesAreDroppedNotHandedToTheNextCaller() throws {
         let c = try Self.server.connect()
         _ = try c.command(.zadd(key: Array("own:a".utf8), score: Score(1), member: Array("page entry".utf8)))

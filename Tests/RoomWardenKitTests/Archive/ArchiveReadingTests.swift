@@ -26,7 +26,7 @@ final class ArchiveReadingTests: XCTestCase {
         XCTAssertEqual(e.ts, now)
         XCTAssertEqual(e.channel, Array("room:a".utf8), "no channel in the envelope: the key's")
         // Not envelopes: shown raw, with the score as their time.
-        for raw in [#"{"message":"no ts"}"#, #"{"ts":1,"nomessage":true}"#, "plain text", #"{"ts":1.5,"message":"x"}"#, "{}"] {
+        for raw in [#"{"message":"no ts"}"#, #"{"ts":1,"nomessage":true}"#, "plain text", #"{"ts":1.5e,"message":"x"}"#, "{}"] {
             e = ArchiveEntry(member: Array(raw.utf8), score: 1_795_300_045, unit: .auto, channel: Array("room:a".utf8))
             XCTAssertEqual(e.payload, Array(raw.utf8), raw)
             XCTAssertEqual(e.ts, 1_795_300_045_000, "seconds below 1e11")

@@ -25,7 +25,7 @@ final class HandoffTests: XCTestCase {
                 ArchiveMember.read(m, score: nil, unit: .auto, channel: [], scratch: &scratch) { h.archived($0) }
             }
         }
-        try h.archiveDone(on: Self.server.connect(), markerRefused: nil)
+        try h.archiveDone(on: .single(Self.server.connect()), markerRefused: nil)
         return try XCTUnwrap(listener.next())
     }
 

@@ -45,7 +45,10 @@ final class WatcherTests: XCTestCase {
             }
             publisher.start()
             XCTAssertNoThrow(try watcher.run(), "round \(round)")
-            XCTAssertEqual(watcherThreads(), [], "round \(round): the reader, the archive writer and the stdout watch have returned")
+            // Each thread has returned from its work; give it a moment to end.
+            let ending = Date().addingTimeInterval(1)
+            while !watcherThreads().isEmpty && Date() < ending { usleep(5_000) }
+            XCTAssertEqual(watcherThreads(), [], "round \(round): the reader, the archive writer and the stdout watch have ended")
             XCTAssertEqual(try pubsubClients(server), 0, "round \(round): the subscription is closed")
         }
         XCTAssertEqual(try server.run("ZCARD", "room:a:archive"), .integer(6))
