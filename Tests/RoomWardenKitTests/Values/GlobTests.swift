@@ -53,7 +53,7 @@ final class GlobTests: XCTestCase {
         let server = try RedisServer()
         let c = try server.connect()
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix64(seed: seed)
+        var rng = FuzzInput(seed: seed)
         let alphabet: [UInt8] = Array("ab-c]^[\\*?_".utf8) + [0x80, 0xFF, 0x00]
         func random(_ maxLength: Int, weightSpecial: Bool) -> [UInt8] {
             let n = Int(rng.next() % UInt64(maxLength + 1))
@@ -95,18 +95,5 @@ final class GlobTests: XCTestCase {
             }
         }
         XCTAssertEqual(disagreements, [], "seed \(seed)")
-    }
-}
-
-/// A small seeded generator, so a failing run can be repeated.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
