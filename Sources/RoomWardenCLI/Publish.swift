@@ -8,12 +8,16 @@ extension RoomWarden {
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
-                bytes, --whole sends all of it as one message. Each message is MULTI; ZADD to the \
-                archive; PUBLISH; EXEC. Prints the number of receivers of each message.
+                bytes, --whole sends all of it as one message. Messages go in batches, each one \
+                transaction: MULTI; ZADD to the archive (or LPUSH to the room's list backlog); \
+                PUBLISH each; EXEC. A lost connection is retried (--retry-for) without publishing \
+                anything twice. Prints the number of receivers of each message; when it stops \
+                short, says on stderr which line to resume from (tail -n +LINE).
                 """)
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
         @OptionGroup(title: "Archive") var archive: ArchiveOptions
+        @OptionGroup(title: "Archive") var backlog: BacklogOptions
 
         /// The room's channel.
         @Argument(help: "The channel to publish to (e.g. room:lobby).")
@@ -38,6 +42,12 @@ extension RoomWarden {
         /// Trim the archive to this many entries.
         @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
         var maxLen: Int?
+
+        /// How long a lost connection is retried.
+        @Option(name: .long, help: ArgumentHelp(
+            "After a lost connection, reconnect and resume for up to this long; 0 gives up at once (default 30s).",
+            valueName: "duration"))
+        var retryFor: String = "30s"
 
         /// Publish only.
         @Flag(name: .long, help: "Publish only; write nothing to the archive.")
@@ -73,33 +83,29 @@ extension RoomWarden {
                 throw ValidationError("--retain '\(retain)' is not a duration: use e.g. 90s, 15m, 2h, 7d")
             }
             if channel.isEmpty { throw ValidationError("CHANNEL must not be empty") }
+            if TimeSpan.milliseconds(retryFor) == nil {
+                throw ValidationError("--retry-for '\(retryFor)' is not a duration: use e.g. 0, 30s, 5m")
+            }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             var options = PublishOptions()
             options.archive = noArchive ? nil : try archive.template()
+            options.backlog = try backlog.template()
             options.retainMilliseconds = retain.flatMap(TimeSpan.milliseconds)
             options.maxLength = maxLen
             options.from = from
+            options.retry = RetryPolicy(budgetMilliseconds: TimeSpan.milliseconds(retryFor) ?? 30_000)
             let asJSON = json || format == .json
             options.reportIDs = asJSON && !quiet
-            let connection = try settings.connect()
-            let publisher = Publisher(connection: connection, options: options)
+            let interruption = Interruption()
+            let publisher = Publisher(settings: settings, options: options, interruption: interruption)
+            let channelBytes = Array(channel.utf8)
+            let target = try publisher.prepare(channel: channelBytes)
             // A reader that goes away (| head -1) ends the printing, not the publishing.
             let out = OutputSink(outliveReader: true)
-            let channelBytes = Array(channel.utf8)
-            var nextRecord: () throws(RoomWardenError) -> [UInt8]?
-            var ready: () -> Bool = { true }
-            if let message, message != "-" {
-                var given: [UInt8]? = Array(message.utf8)
-                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in defer { given = nil }; return given }
-            } else {
-                let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines)
-                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in try input.next() }
-                ready = { input.ready() }
-            }
-            defer { try? out.flush() }
-            try publisher.publish(channel: channelBytes, next: nextRecord, ready: ready, idle: out.flush) { (p: Published) throws(RoomWardenError) in
+            var outputFailure: RoomWardenError?
+            func report(_ p: Published) {
                 if quiet { return }
                 if asJSON {
                     out.buffer.append(contentsOf: #"{"channel":"#.utf8)
@@ -111,15 +117,46 @@ extension RoomWarden {
                     out.buffer.append(contentsOf: #","ts":"#.utf8)
                     JSONText.appendInteger(p.ts, to: &out.buffer)
                     out.buffer.append(contentsOf: #","receivers":"#.utf8)
-                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                    if let receivers = p.receivers {
+                        JSONText.appendInteger(receivers, to: &out.buffer)
+                    } else {
+                        out.buffer.append(contentsOf: "null".utf8)
+                    }
                     out.buffer.append(contentsOf: "}\n".utf8)
-                } else {
-                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                } else if let receivers = p.receivers {
+                    JSONText.appendInteger(receivers, to: &out.buffer)
                     out.buffer.append(0x0A)
+                } else {
+                    out.buffer.append(contentsOf: "?\n".utf8)  // it ran; a lost connection took its reply
                 }
-                try out.flushIfFull()
+                do { try out.flushIfFull() } catch { if outputFailure == nil { outputFailure = error } }
+            }
+            let fromStdin = message == nil || message == "-"
+            do throws(PublishStopped) {
+                if fromStdin {
+                    let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines,
+                                             wake: interruption.fileDescriptor)
+                    try publisher.publish(channel: channelBytes, target: target, input: input, idle: out.flush, report: report)
+                } else {
+                    try publisher.publish(channel: channelBytes, target: target, input: OneMessage(Array((message ?? "").utf8)),
+                                          report: report)
+                }
+            } catch {
+                try? out.flush()
+                if asJSON && !quiet { try? out.write(error.json()); try? out.flush() }
+                if !fromStdin {
+                    let doubt = error.inDoubt == nil ? "" : "; the message may or may not have been published"
+                    throw RoomWardenError(exitCode: error.error.exitCode, error.error.message + doubt)
+                }
+                let tail = whole ? nil : nulSeparated ? "tail -z -n" : "tail -n"
+                throw RoomWardenError(exitCode: error.error.exitCode, error.line(resumeWith: tail))
             }
             try out.flush()
+            if let outputFailure { throw outputFailure }
+            if publisher.reconnects > 0 {
+                let times = publisher.reconnects == 1 ? "once" : "\(publisher.reconnects) times"
+                printDiagnostic("the connection to Redis at \(settings.endpoint) was lost \(times) and resumed each time; nothing was sent twice")
+            }
         }
     }
 }

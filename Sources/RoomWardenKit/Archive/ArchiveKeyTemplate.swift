@@ -9,11 +9,11 @@ public struct ArchiveKeyTemplate: Sendable, Equatable {
     /// The contract's default, `*:archive`.
     public static let standard = try! ArchiveKeyTemplate("*:archive")
 
-    /// A template must hold exactly one `*`.
-    public init(_ template: String) throws(RoomWardenError) {
+    /// A template must hold exactly one `*`; `flag` names it in the error.
+    public init(_ template: String, flag: String = "--archive-key") throws(RoomWardenError) {
         let parts = template.split(separator: "*", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
-            throw .usage("--archive-key '\(template)' must contain exactly one '*' standing for the channel (e.g. *:archive, chat:*:log)")
+            throw .usage("\(flag) '\(template)' must contain exactly one '*' standing for the channel (e.g. *:archive, chat:*:log)")
         }
         self.template = template
         prefix = Array(parts[0].utf8)
