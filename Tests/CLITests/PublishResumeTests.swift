@@ -245,6 +245,24 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
     }
 
+    /// A link that breaks before anything is published (here after 40
+    /// bytes, in the first look at the archive) is retried too, within
+    /// --retry-for; then it says nothing was published.
+    func testLinkLostBeforePublishingIsRetriedThenReported() throws {
+        let own = try RedisServer()
+        let proxy = try FaultProxy(to: own)
+        proxy.cutEvery(bytes: 40)
+        let started = Date()
+        let r = try roomwarden(["publish", "room:early", "hi", "--retry-for", "1s", "-p", String(proxy.port)])
+        XCTAssertEqual(r.status, 69, r.stderr)
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.9, "it retried for --retry-for")
+        XCTAssertGreaterThan(proxy.counters.linksAccepted, 2, "\(proxy.counters)")
+        XCTAssertTrue(r.stderr.contains("before publishing to room:early; nothing was published"), r.stderr)
+        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        proxy.cutEvery(bytes: nil)
+        XCTAssertEqual(try roomwarden(["publish", "room:early", "hi", "-p", String(proxy.port)]).status, 0)
+    }
+
     /// `--retry-for 0` does not reconnect: what was in flight is in doubt,
     /// and says so.
     func testNoRetryReportsLinesInDoubt() throws {

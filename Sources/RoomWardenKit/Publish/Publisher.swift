@@ -112,23 +112,21 @@ public final class Publisher {
             do {
                 looked = try lookUp(channel: channel, on: connection)
             } catch where error.isConnectionFailure {
-                // Lost before anything was published: reconnect as in publish.
+                // Lost before anything was published: reconnect as publish does.
+                let lost = error
                 let started = outageStarted ?? Monotonic.milliseconds()
                 outageStarted = started
-                while true {
-                    if let sig = interruption?.signal { throw RoomWardenError(exitCode: 128 + sig, "interrupted; nothing was published") }
-                    let spent = Monotonic.milliseconds() - started
-                    if spent >= options.retry.budgetMilliseconds {
-                        throw .unreachable("lost the connection to Redis at \(settings.endpoint) (\(error)) before publishing to \(name); nothing was published; check that the server is up, then retry")
-                    }
-                    attempt += 1
-                    let pause = min(options.retry.delay(attempt: attempt), options.retry.budgetMilliseconds - spent)
-                    if let interruption { _ = interruption.sleep(milliseconds: pause) } else { Monotonic.sleep(milliseconds: pause) }
-                    do {
-                        connection = try settings.connect()
-                        break
-                    } catch where error.exitCode == 69 {
-                        continue
+                var unreachable: RoomWardenError?
+                do {
+                    connection = try options.retry.reconnect(
+                        outageStarted: started, attempt: &attempt, interruption: interruption, lastFailure: &unreachable,
+                        connect: { () throws(RoomWardenError) -> Connection in try settings.connect() })
+                } catch {
+                    switch error {
+                    case .interrupted(let sig): throw RoomWardenError(exitCode: 128 + sig, "interrupted; nothing was published")
+                    case .refused(let refused): throw refused
+                    case .budgetSpent:
+                        throw .unreachable("lost the connection to Redis at \(settings.endpoint) (\(lost)) before publishing to \(name); nothing was published; check that the server is up, then retry")
                     }
                 }
                 continue

@@ -219,61 +219,48 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             sizeLimit = max(1, min(sizeLimit, largest) / 2)
         }
         var last = describe(error)
-        var linkLost = error.disposition == .lostLink
         var attempt = 0
-        while true {
-            if let sig = interruption?.signal {
-                throw giveUp(RoomWardenError(exitCode: 128 + sig, "interrupted"), retried: attempt > 0)
+        do {
+            if error.disposition == .busy {
+                try policy.pause(outageStarted: started, attempt: &attempt, interruption: interruption)
+                return  // the same link, the same transaction again
             }
-            let spent = Monotonic.milliseconds() - started
-            if spent >= policy.budgetMilliseconds {
-                throw giveUp(last, retried: attempt > 0)
-            }
-            attempt += 1
-            let pause = min(policy.delay(attempt: attempt), policy.budgetMilliseconds - spent)
-            if let interruption {
-                if !interruption.sleep(milliseconds: pause) { continue }
-            } else {
-                Monotonic.sleep(milliseconds: pause)
-            }
-            if !linkLost { return }  // busy: the same link, the same transaction again
-            let fresh: Connection
-            do {
-                fresh = try reconnect()
-            } catch let refused {
-                if refused.exitCode == 69 { last = refused; continue }
-                throw giveUp(refused, retried: true)
-            }
-            connection = fresh
-            interruption?.guardSocket(fresh.fileDescriptor)
-            do {
-                try fence(fresh)
-            } catch let failed {
-                if failed.disposition != .lostLink { throw giveUp(describe(failed), retried: true) }
-                interruption?.guardSocket(nil)
-                last = describe(failed)
-                continue
-            }
-            if !inFlight.isEmpty {
-                let ran: Int?
+            while true {
+                var unreachable: RoomWardenError?
+                let fresh = try policy.reconnect(outageStarted: started, attempt: &attempt, interruption: interruption,
+                                                 lastFailure: &unreachable, connect: reconnect)
+                if let unreachable { last = unreachable }
+                connection = fresh
+                interruption?.guardSocket(fresh.fileDescriptor)
                 do {
-                    ran = try check(inFlight, fresh)
-                } catch let failed {
+                    try fence(fresh)
+                    if !inFlight.isEmpty {
+                        guard let ran = try check(inFlight, fresh) else {
+                            throw giveUp(last, retried: true, undecidable: true)
+                        }
+                        for t in inFlight.prefix(ran) where !settle(.foundExecuted(t)) { halted = true }
+                        queued.insert(contentsOf: inFlight.dropFirst(ran), at: 0)
+                        inFlight = []
+                    }
+                } catch let failed as RedisError {
                     if failed.disposition != .lostLink { throw giveUp(describe(failed), retried: true) }
                     interruption?.guardSocket(nil)
                     last = describe(failed)
-                    linkLost = true
                     continue
                 }
-                guard let ran else {
-                    throw giveUp(last, retried: true, undecidable: true)
-                }
-                for t in inFlight.prefix(ran) where !settle(.foundExecuted(t)) { halted = true }
-                queued.insert(contentsOf: inFlight.dropFirst(ran), at: 0)
-                inFlight = []
+                reconnects += 1
+                return
             }
-            reconnects += 1
-            return
+        } catch let stop as RetryStop {
+            switch stop {
+            case .interrupted(let sig): throw giveUp(RoomWardenError(exitCode: 128 + sig, "interrupted"), retried: attempt > 0)
+            case .budgetSpent: throw giveUp(last, retried: attempt > 0)
+            case .refused(let refused): throw giveUp(refused, retried: true)
+            }
+        } catch let gaveUp as GaveUp {
+            throw gaveUp
+        } catch {
+            throw giveUp(.failure("\(error)"), retried: attempt > 0)
         }
     }
 

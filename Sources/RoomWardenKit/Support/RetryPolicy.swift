@@ -26,6 +26,53 @@ public struct RetryPolicy: Sendable {
     }
 }
 
+/// Why a retry loop stopped trying.
+public enum RetryStop: Error, Sendable {
+    /// SIGINT or SIGTERM came.
+    case interrupted(Int32)
+    /// The outage lasted longer than the budget.
+    case budgetSpent
+    /// Reconnecting was refused for good (authentication, a bad --db).
+    case refused(RoomWardenError)
+}
+
+extension RetryPolicy {
+    /// The pause before the next attempt of an outage that began at
+    /// `outageStarted` (monotonic ms); throws when the budget is spent or
+    /// a signal comes (which also cuts the pause short).
+    public func pause(outageStarted: Int64, attempt: inout Int, interruption: Interruption?) throws(RetryStop) {
+        if let sig = interruption?.signal { throw .interrupted(sig) }
+        let spent = Monotonic.milliseconds() - outageStarted
+        if spent >= budgetMilliseconds { throw .budgetSpent }
+        attempt += 1
+        let wait = min(delay(attempt: attempt), budgetMilliseconds - spent)
+        if let interruption {
+            if !interruption.sleep(milliseconds: wait), let sig = interruption.signal { throw .interrupted(sig) }
+        } else {
+            Monotonic.sleep(milliseconds: wait)
+        }
+    }
+
+    /// Pauses and connects again until `connect` succeeds. A server that
+    /// cannot be reached (exit 69) is tried again, its failure kept in
+    /// `lastFailure`; any other failure ends the outage.
+    public func reconnect(
+        outageStarted: Int64, attempt: inout Int, interruption: Interruption?, lastFailure: inout RoomWardenError?,
+        connect: () throws(RoomWardenError) -> Connection
+    ) throws(RetryStop) -> Connection {
+        while true {
+            try pause(outageStarted: outageStarted, attempt: &attempt, interruption: interruption)
+            do {
+                return try connect()
+            } catch where error.exitCode == 69 {
+                lastFailure = error
+            } catch {
+                throw .refused(error)
+            }
+        }
+    }
+}
+
 /// What a failure means to a caller that retries.
 ///
 /// This is the seam where Cluster and Sentinel plug in later: `MOVED`/`ASK`
