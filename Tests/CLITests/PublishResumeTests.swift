@@ -222,6 +222,27 @@ final class PublishResumeTests: XCTestCase {
         try assertArchivedOnce(own, key: key, stream: stream)
     }
 
+    /// SIGINT while the server does not answer: the batch in flight cannot
+    /// be confirmed; within a few seconds it exits 130 and says it is in doubt.
+    func testInterruptWhileTheServerIsStalledReportsTheBatchInDoubt() throws {
+        let own = try RedisServer()
+        let p = try CLIProcess(["publish", "room:stalled"] + own.socketArguments)
+        p.write(Array("one\n".utf8))
+        XCTAssertTrue(p.waitForLines(1))
+        try own.pause()
+        defer { try? own.resume() }
+        p.write(Array("two\n".utf8))
+        usleep(200_000)
+        let started = Date()
+        p.signal(SIGINT)
+        let r = p.wait(timeout: 20)
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 6, "the stalled reply does not hold the exit")
+        XCTAssertTrue(r.stderr.hasPrefix("roomwarden: interrupted; 1 line published and archived; line 2 in doubt"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("resume with: tail -n +2 (line 2 may then be published twice)"), r.stderr)
+        XCTAssertEqual(r.text, "0\n")
+    }
+
     /// The server goes away for good: after --retry-for, exit 69 with the
     /// count and the resume line.
     func testServerGoneForLongerThanRetryForExits69() throws {

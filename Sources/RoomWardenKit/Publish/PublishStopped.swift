@@ -31,7 +31,7 @@ public struct PublishStopped: Error {
         var parts = [error.message]
         let done = archives ? "published and archived" : "published"
         switch confirmed {
-        case 0: parts.append("no line \(done)")
+        case 0: parts.append("no lines \(done)")
         case 1: parts.append("1 line \(done)")
         default: parts.append("\(confirmed) lines \(done)")
         }
