@@ -222,17 +222,32 @@ final class PublishResumeTests: XCTestCase {
         try assertArchivedOnce(own, key: key, stream: stream)
     }
 
+    /// SIGINT while publish waits for more input (`tail -f |`): 130, all
+    /// confirmed, and the next line to publish.
+    func testInterruptWhileWaitingForInput() throws {
+        let room = freshRoom()
+        let p = try CLIProcess(["publish", room, "-q"] + server.socketArguments)
+        p.write(Array("one\ntwo\n".utf8))
+        try waitUntil("both are archived", timeout: 10) { (try server.run("ZCARD", "\(room):archive").integer ?? 0) == 2 }
+        p.signal(SIGTERM)
+        let r = p.wait(timeout: 10)
+        XCTAssertEqual(r.status, 143, r.stderr)
+        XCTAssertEqual(r.stderr, "roomwarden: interrupted; 2 lines published and archived, none in doubt; resume with: tail -n +3\n")
+    }
+
     /// SIGINT while the server does not answer: the batch in flight cannot
     /// be confirmed; within a few seconds it exits 130 and says it is in doubt.
     func testInterruptWhileTheServerIsStalledReportsTheBatchInDoubt() throws {
         let own = try RedisServer()
-        let p = try CLIProcess(["publish", "room:stalled"] + own.socketArguments)
+        let proxy = try FaultProxy(to: own)
+        let p = try CLIProcess(["publish", "room:stalled", "-p", String(proxy.port)])
         p.write(Array("one\n".utf8))
         XCTAssertTrue(p.waitForLines(1))
         try own.pause()
         defer { try? own.resume() }
+        let before = proxy.counters.bytesToServer
         p.write(Array("two\n".utf8))
-        usleep(200_000)
+        XCTAssertTrue(proxy.wait(timeout: 10) { $0.bytesToServer > before }, "two is sent")
         let started = Date()
         p.signal(SIGINT)
         let r = p.wait(timeout: 20)

@@ -211,7 +211,10 @@ public final class Publisher {
                 while batch.count < options.batchSize && (batch.count == 0 || batch.size < byteLimit) {
                     if (batch.count > 0 || !engine.isIdle) && !input.ready() { break }
                     let added = try input.withNext { payload in add(payload, line: nextLine, to: &batch, ledger: &ledger) }
-                    guard let added else { ended = true; break }
+                    guard let added else {
+                        if interruption?.signal == nil { ended = true }  // else a signal cut the wait short
+                        break
+                    }
                     if !added { break }
                     nextLine += 1
                 }
