@@ -177,16 +177,16 @@ def bench_publish(tmp):
         server.stop()
     rw, per, bare = results["roomwarden"], results["per-message"], results["bare"]
     table = [
-        f"{n:,} lines of about 60 bytes. roomwarden reads them from stdin and sends batches of 1,024 messages, "
-        "each one transaction (`MULTI; ZADD <archive> ts1 m1 ... ts1024 m1024; PUBLISH x 1024; EXEC`), one in "
-        "flight while the next is read and encoded. redis-cli --pipe is fed pre-generated protocol: one "
+        f"{n:,} lines of about 60 bytes. roomwarden reads them from stdin and sends batches of 512 messages, "
+        "each one transaction (`MULTI; ZADD <archive> ts1 m1 ... ts512 m512; PUBLISH x 512; EXEC`), one running "
+        "while the next is read, encoded and queued. redis-cli --pipe is fed pre-generated protocol: one "
         "`MULTI/ZADD/PUBLISH/EXEC` per message (roomwarden's own form before batching), or bare `PUBLISH` "
         "(no archive at all: the ceiling). Server time per EXEC (from `INFO commandstats`) is how long one "
         "transaction holds the server, during which every other client waits.",
         "",
         "| client | messages | wall time | messages/s | peak RSS | server time per EXEC |",
         "|---|---|---|---|---|---|",
-        f"| roomwarden publish (stdin lines, batches of 1,024) | {n:,} | {rw[0]:.2f} s | {rw[1]:,.0f} | {rw[2]:.1f} MB | "
+        f"| roomwarden publish (stdin lines, batches of 512) | {n:,} | {rw[0]:.2f} s | {rw[1]:,.0f} | {rw[2]:.1f} MB | "
         f"{rw[3]:.2f} ms |",
         f"| redis-cli --pipe, one MULTI/ZADD/PUBLISH/EXEC per message | {n:,} | {per[0]:.2f} s | {per[1]:,.0f} | "
         f"{per[2]:.1f} MB | {per[3]:.3f} ms |",

@@ -96,7 +96,9 @@ struct PublishBatch: ResumableTransaction {
 
     // MARK: ResumableTransaction
 
-    func encode(into batch: inout CommandBatch) {
+    var queuedReplies: Int { 1 + plan.archiveCommands + count }
+
+    func encodeQueued(into batch: inout CommandBatch) {
         batch.add("MULTI")
         switch plan.target {
         case .none:
@@ -133,7 +135,6 @@ struct PublishBatch: ResumableTransaction {
             batch.argument(plan.channel)
             payload(i).withUnsafeBytes { batch.argument($0) }
         }
-        batch.add("EXEC")
     }
 
     func readOutcome(from connection: Connection) throws(RedisError) -> PublishOutcome {

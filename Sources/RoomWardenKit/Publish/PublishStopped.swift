@@ -9,11 +9,8 @@ public struct PublishStopped: Error {
     /// How it ended: `interrupted`, `connection_lost` or `refused`.
     public var outcome: String
     /// Lines confirmed (published and archived; published with
-    /// `--no-archive`), all of them.
+    /// `--no-archive`): lines 1 to `confirmed`.
     public var confirmed: Int
-    /// Lines confirmed after a line that was not (only with more than one
-    /// transaction in flight).
-    public var confirmedAfter: ClosedRange<Int>?
     /// Lines sent whose fate is unknown: the connection was lost before
     /// Redis confirmed them and the check could not be made.
     public var inDoubt: ClosedRange<Int>?
@@ -35,7 +32,6 @@ public struct PublishStopped: Error {
         case 1: parts.append("1 line \(done)")
         default: parts.append("\(confirmed) lines \(done)")
         }
-        if let after = confirmedAfter { parts[parts.count - 1] += " (lines \(after.lowerBound)-\(after.upperBound) of them after the failure)" }
         if let doubt = inDoubt {
             parts.append("\(Self.lines(doubt)) in doubt (sent, but the connection was lost before Redis confirmed them)")
         } else {
@@ -64,9 +60,7 @@ public struct PublishStopped: Error {
         JSONText.appendString(error.message.utf8, to: &out)
         out += Array(#","confirmed":"#.utf8)
         JSONText.appendInteger(Int64(confirmed), to: &out)
-        for (key, range) in [("in_doubt", inDoubt), ("published_not_archived", publishedNotArchived),
-                             ("confirmed_after", confirmedAfter)] {
-            if key == "confirmed_after" && range == nil { continue }
+        for (key, range) in [("in_doubt", inDoubt), ("published_not_archived", publishedNotArchived)] {
             out += Array(",\"\(key)\":".utf8)
             if let range {
                 out += Array("[\(range.lowerBound),\(range.upperBound)]".utf8)
@@ -91,10 +85,10 @@ struct Ledger {
     let channel: String
     /// Messages are numbered input lines (else the one message given).
     let numbered: Bool
-    /// Lines 1...confirmedThrough are confirmed.
+    /// Lines 1...confirmedThrough are confirmed. Batches settle in order,
+    /// and nothing runs after a refused one, so the confirmed lines are
+    /// always a prefix of the input.
     private(set) var confirmedThrough = 0
-    /// Lines confirmed past a line that was not.
-    private(set) var confirmedAfter: ClosedRange<Int>?
     private(set) var publishedNotArchived: ClosedRange<Int>?
     /// The first failure; publishing stops after it.
     var failure: RoomWardenError?
@@ -135,11 +129,7 @@ struct Ledger {
         _ batch: PublishBatch, _ receivers: [Int64?], head: inout BacklogHead, reportIDs: Bool,
         report: (Published) -> Void
     ) {
-        if batch.firstLine == confirmedThrough + 1 && confirmedAfter == nil {
-            confirmedThrough = batch.lastLine
-        } else {
-            confirmedAfter = (confirmedAfter?.lowerBound ?? batch.firstLine)...batch.lastLine
-        }
+        confirmedThrough = batch.lastLine
         if case .backlog = target { head.pushed(batch) }
         for i in 0..<batch.count {
             let id = reportIDs ? batch.id(i).map { String(decoding: $0, as: UTF8.self) } : nil
@@ -187,11 +177,9 @@ struct Ledger {
         default: outcome = "refused"
         }
         let doubt = inDoubt.isEmpty ? nil : (inDoubt[0].firstLine...inDoubt[inDoubt.count - 1].lastLine)
-        let after = confirmedAfter.map(\.count) ?? 0
         var archives = true
         if case .none = target { archives = false }
-        return PublishStopped(error: error, outcome: outcome, confirmed: confirmedThrough + after,
-                              confirmedAfter: confirmedAfter, inDoubt: doubt,
+        return PublishStopped(error: error, outcome: outcome, confirmed: confirmedThrough, inDoubt: doubt,
                               publishedNotArchived: publishedNotArchived, resumeLine: confirmedThrough + 1,
                               archives: archives)
     }

@@ -1,19 +1,22 @@
 import Hiredis
 
 /// A transaction that a lost connection can leave in doubt, and whose fate
-/// can be found out afterwards (see `ResumableTransactions`).
+/// can be found out afterwards (see `ResumableTransactions`): `MULTI`, the
+/// commands it queues, then `EXEC` (or `DISCARD`), which the engine sends.
 public protocol ResumableTransaction: Sendable {
     /// What its replies said.
     associatedtype Outcome
     /// The bytes it sends, roughly: the send limit shrinks on a link that
     /// keeps breaking.
     var size: Int { get }
-    /// Appends its commands to `batch`.
-    func encode(into batch: inout CommandBatch)
-    /// Reads all of its replies, in order. Throws a connection failure, or
-    /// a server error whose `disposition` is `.busy` when the server ran
-    /// nothing of it and asks to come back later; every other refusal is
-    /// part of the outcome.
+    /// Appends `MULTI` and the commands it queues, not the `EXEC`.
+    func encodeQueued(into batch: inout CommandBatch)
+    /// How many replies `MULTI` and the queued commands bring.
+    var queuedReplies: Int { get }
+    /// Reads all of its replies, `EXEC`'s last. Throws a connection
+    /// failure, or a server error whose `disposition` is `.busy` when the
+    /// server ran nothing of it and asks to come back later; every other
+    /// refusal is part of the outcome.
     func readOutcome(from connection: Connection) throws(RedisError) -> Outcome
     /// The same work as two transactions, oldest half first; nil when it
     /// cannot be cut (one message).
@@ -24,16 +27,21 @@ public protocol ResumableTransaction: Sendable {
 /// each executed exactly once, in order, as long as the link comes back
 /// within the retry budget.
 ///
-/// Up to `depth` transactions are in flight (sent, replies not yet read).
-/// When the link fails, the ones in flight are in doubt: the engine
-/// reconnects (`connect`), asks `check` how many of them ran (they ran in
-/// order, so the answer is a count from the oldest), settles those as
-/// found executed, and sends the rest again, cut to a smaller size each
-/// time the link fails before a success, so that a link that breaks
-/// every few hundred KB still lets transactions through. It gives up when
-/// the budget of one outage is spent, the check cannot tell, a signal
-/// comes, or reconnecting is refused for good; `GaveUp` then lists what
-/// is in doubt and what was not sent.
+/// One transaction is in flight (its `EXEC` sent, its replies not yet
+/// read) while the next is already queued on the server (`MULTI` and its
+/// commands sent, `EXEC` held back): the server parses the next one while
+/// the client reads the replies of the last, and the next runs only once
+/// the last is confirmed, so a refusal stops the stream exactly there
+/// (the queued one gets `DISCARD`). When the link fails, only the one in
+/// flight is in doubt (a transaction without its `EXEC` never runs): the
+/// engine reconnects (`connect`), drops the old link on the server
+/// (`CLIENT KILL ID`, see `fence`), asks `check` whether it ran, settles it
+/// as found executed or sends it again, cut smaller each time the link
+/// fails before a success, so that a link that breaks every few hundred KB
+/// still lets transactions through. It gives up when the budget of one
+/// outage is spent, the check cannot tell, a signal comes, or reconnecting
+/// is refused for good; `GaveUp` then says what is in doubt and what was
+/// not sent.
 ///
 /// The seam for Cluster and Sentinel: `connect` is where a topology hands
 /// out "the connection for this key" after asking again, and
@@ -64,8 +72,6 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         public var unsent: [T]
     }
 
-    /// How many transactions may be in flight at once.
-    public let depth: Int
     /// The connection in use.
     public private(set) var connection: Connection
     /// The largest transaction to send now; producers keep new ones under
@@ -81,7 +87,11 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     private let check: ([T], Connection) throws(RedisError) -> Int?
     private let describe: (RedisError) -> RoomWardenError
     private let interruption: Interruption?
-    private var inFlight: [T] = []
+    /// Its `EXEC` sent, replies not read yet.
+    private var inFlight: T?
+    /// Queued on the server behind `inFlight`, its `EXEC` held back.
+    private var staged: T?
+    /// Not sent yet.
     private var queued: [T] = []
     private var outageStarted: Int64?
     /// The server's id for the link in use (`CLIENT ID`), when the ACL lets us ask.
@@ -94,8 +104,6 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     /// - Parameters:
     ///   - connection: the link to start with.
     ///   - clientID: its `CLIENT ID`, when known (see `fence`).
-    ///   - depth: transactions in flight at once (1: the next one is
-    ///     prepared while the last one runs).
     ///   - maxSize: the size limit when the link is healthy.
     ///   - reconnect: opens a fresh, authenticated link; exit 69 failures
     ///     are retried, any other exit code ends the run.
@@ -103,7 +111,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     ///     nil when it cannot tell; called on the fresh link.
     ///   - describe: the user's words for a link failure that ends the run.
     public init(
-        connection: Connection, clientID: Int64?, depth: Int, maxSize: Int, policy: RetryPolicy,
+        connection: Connection, clientID: Int64?, maxSize: Int, policy: RetryPolicy,
         interruption: Interruption?,
         reconnect: @escaping () throws(RoomWardenError) -> Connection,
         check: @escaping ([T], Connection) throws(RedisError) -> Int?,
@@ -111,7 +119,6 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     ) {
         self.connection = connection
         self.clientID = clientID
-        self.depth = max(1, depth)
         self.maxSize = maxSize
         self.sizeLimit = maxSize
         self.policy = policy
@@ -125,12 +132,12 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     deinit { interruption?.guardSocket(nil) }
 
     /// True when nothing is in flight or waiting to be sent.
-    public var isIdle: Bool { inFlight.isEmpty && queued.isEmpty }
+    public var isIdle: Bool { inFlight == nil && staged == nil && queued.isEmpty }
 
-    /// Sends `transaction` after those before it, settling the oldest ones
-    /// (reading their replies) as far as `depth` requires, and calling
-    /// `settle` for each, in order. When `settle` returns false, nothing
-    /// more is sent: what waits stays queued for `abandon`.
+    /// Sends `transaction` after those before it: queued on the server at
+    /// once if only one is in flight, else once the one in flight is
+    /// settled (its replies read, `settle` called). When `settle` returns
+    /// false, nothing more runs: what waits stays for `abandon`.
     public func send(_ transaction: T, settle: (Settled) -> Bool) throws(GaveUp) {
         queued.append(transaction)
         try running(settle) { () throws(RedisError) in try pump(settle) }
@@ -140,20 +147,25 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     public func settleAll(_ settle: (Settled) -> Bool) throws(GaveUp) {
         try running(settle) { () throws(RedisError) in
             try pump(settle)
-            while !inFlight.isEmpty { try settleOldest(settle) }
+            while inFlight != nil { try settleInFlight(settle) }
         }
     }
 
-    /// Gives up now (the caller stops for its own reasons): whatever is in
-    /// flight is settled first if the link allows, without retrying.
+    /// Gives up now (the caller stops for its own reasons): the one in
+    /// flight is settled if the link allows, the queued one discarded;
+    /// nothing is retried.
     public func abandon(_ settle: (Settled) -> Bool) -> (inDoubt: [T], unsent: [T]) {
+        halted = true
         do {
-            while !inFlight.isEmpty { try settleOldest(settle) }
+            while inFlight != nil { try settleInFlight(settle) }
         } catch {
-            // The link failed: what is left in flight stays in doubt.
+            // The link failed: the one in flight stays in doubt.
         }
-        defer { inFlight = []; queued = [] }
-        return (inFlight, queued)
+        let left = (inDoubt: inFlight.map { [$0] } ?? [], unsent: (staged.map { [$0] } ?? []) + queued)
+        inFlight = nil
+        staged = nil
+        queued = []
+        return left
     }
 
     // MARK: The loop
@@ -170,40 +182,79 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         }
     }
 
-    /// Sends the queued transactions, keeping at most `depth` in flight.
+    /// Sends the queued transactions: the first one whole when nothing is
+    /// in flight, then one queued behind the one in flight.
     private func pump(_ settle: (Settled) -> Bool) throws(RedisError) {
-        while !queued.isEmpty && !halted {
-            while inFlight.count >= depth { try settleOldest(settle) }
-            if halted { return }
-            let next = queued.removeFirst()
+        while !halted, let next = queued.first {
             if next.size > sizeLimit, let (a, b) = next.halves() {
-                queued.insert(contentsOf: [a, b], at: 0)
+                queued.replaceSubrange(0..<1, with: [a, b])
                 continue
             }
-            inFlight.append(next)
+            if inFlight == nil {
+                queued.removeFirst()
+                inFlight = next
+                try write(next, then: TransactionWords.exec)
+            } else if staged == nil {
+                queued.removeFirst()
+                staged = next
+                try write(next, then: nil)
+            } else {
+                try settleInFlight(settle)
+            }
+        }
+    }
+
+    /// Writes a transaction's queued commands, and `closing` (EXEC) if given.
+    private func write(_ transaction: T, then closing: [[UInt8]]?) throws(RedisError) {
+        batch.removeAll()
+        transaction.encodeQueued(into: &batch)
+        if let closing { batch.add(closing) }
+        try connection.append(batch)
+        try connection.flush()
+    }
+
+    /// Reads the replies of the one in flight; then runs the queued one
+    /// (EXEC), or drops it (DISCARD) when `settle` said stop.
+    private func settleInFlight(_ settle: (Settled) -> Bool) throws(RedisError) {
+        guard let current = inFlight else { return }
+        do {
+            let outcome = try current.readOutcome(from: connection)
+            inFlight = nil
+            outageStarted = nil
+            outageCause = nil
+            sizeLimit = sizeLimit > maxSize / 2 ? maxSize : sizeLimit * 2
+            if !settle(.confirmed(current, outcome)) { halted = true }
+        } catch where error.disposition == .busy {
+            // Nothing of it ran: it goes again, first, after a pause; the
+            // one queued behind it must not run before it.
+            inFlight = nil
+            let behind = try discardStaged()
+            queued.insert(contentsOf: [current] + behind, at: 0)
+            throw error
+        }
+        guard let next = staged else { return }
+        if halted {
+            queued.insert(contentsOf: try discardStaged(), at: 0)
+        } else {
+            staged = nil
+            inFlight = next
             batch.removeAll()
-            next.encode(into: &batch)
+            batch.add(TransactionWords.exec)
             try connection.append(batch)
             try connection.flush()
         }
     }
 
-    /// Reads the replies of the oldest transaction in flight.
-    private func settleOldest(_ settle: (Settled) -> Bool) throws(RedisError) {
-        let oldest = inFlight[0]
-        do {
-            let outcome = try oldest.readOutcome(from: connection)
-            inFlight.removeFirst()
-            outageStarted = nil
-            outageCause = nil
-            sizeLimit = sizeLimit > maxSize / 2 ? maxSize : sizeLimit * 2
-            if !settle(.confirmed(oldest, outcome)) { halted = true }
-        } catch where error.disposition == .busy {
-            // Nothing of it ran: it goes again, first, after a pause.
-            inFlight.removeFirst()
-            queued.insert(oldest, at: 0)
-            throw error
-        }
+    /// Drops the queued transaction (DISCARD) and reads its replies.
+    private func discardStaged() throws(RedisError) -> [T] {
+        guard let dropped = staged else { return [] }
+        batch.removeAll()
+        batch.add(TransactionWords.discard)
+        try connection.append(batch)
+        try connection.flush()
+        _ = try connection.readReplies(dropped.queuedReplies + 1)
+        staged = nil
+        return [dropped]
     }
 
     /// After a failure: waits, reconnects, finds out what ran, queues the
@@ -215,8 +266,11 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         outageStarted = started
         if error.disposition == .lostLink {
             interruption?.guardSocket(nil)
-            let largest = inFlight.map(\.size).max() ?? sizeLimit
-            sizeLimit = max(1, min(sizeLimit, largest) / 2)
+            let largest = max(inFlight?.size ?? 0, staged?.size ?? 0)
+            sizeLimit = max(1, min(sizeLimit, largest > 0 ? largest : sizeLimit) / 2)
+            // A transaction without its EXEC never runs: it goes again.
+            if let dropped = staged { queued.insert(dropped, at: 0) }
+            staged = nil
         }
         var last = describe(error)
         var attempt = 0
@@ -234,13 +288,16 @@ public final class ResumableTransactions<T: ResumableTransaction> {
                 interruption?.guardSocket(fresh.fileDescriptor)
                 do {
                     try fence(fresh)
-                    if !inFlight.isEmpty {
-                        guard let ran = try check(inFlight, fresh) else {
+                    if let sent = inFlight {
+                        guard let ran = try check([sent], fresh) else {
                             throw giveUp(last, retried: true, undecidable: true)
                         }
-                        for t in inFlight.prefix(ran) where !settle(.foundExecuted(t)) { halted = true }
-                        queued.insert(contentsOf: inFlight.dropFirst(ran), at: 0)
-                        inFlight = []
+                        inFlight = nil
+                        if ran == 1 {
+                            if !settle(.foundExecuted(sent)) { halted = true }
+                        } else {
+                            queued.insert(sent, at: 0)
+                        }
                     }
                 } catch let failed as RedisError {
                     if failed.disposition != .lostLink { throw giveUp(describe(failed), retried: true) }
@@ -280,8 +337,14 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     }
 
     private func giveUp(_ error: RoomWardenError, retried: Bool, undecidable: Bool = false) -> GaveUp {
-        defer { inFlight = []; queued = [] }
+        defer { inFlight = nil; staged = nil; queued = [] }
         return GaveUp(error: error, cause: outageCause, retried: retried, undecidable: undecidable,
-                      inDoubt: inFlight, unsent: queued)
+                      inDoubt: inFlight.map { [$0] } ?? [], unsent: (staged.map { [$0] } ?? []) + queued)
     }
+}
+
+/// The words that end a transaction.
+private enum TransactionWords {
+    static let exec = [Array("EXEC".utf8)]
+    static let discard = [Array("DISCARD".utf8)]
 }
