@@ -75,19 +75,9 @@ final class PublishResumeTests: XCTestCase {
         let p = try CLIProcess(["publish", room, "-h", "127.0.0.1", "-p", String(proxy.port)])
         p.write(Array("one\n".utf8))
         XCTAssertTrue(p.waitForLines(1))
-        // The server stops; "two" reaches it; the proxy then holds every
-        // byte back, so the reply the server writes once it runs again
-        // never reaches the publisher; then the link is cut.
-        try own.pause()
-        let before = proxy.counters.bytesToServer
-        p.write(Array("two\n".utf8))
-        XCTAssertTrue(proxy.wait(timeout: 10) { $0.bytesToServer > before }, "the transaction reached the server")
-        usleep(100_000)  // all of it: one small write
-        proxy.freeze()
-        try own.resume()
-        try waitUntil("the transaction ran", timeout: 10) { (try own.run("ZCARD", "\(room):archive").integer ?? 0) == 2 }
-        proxy.cut()
-        proxy.thaw()
+        try runButLoseTheReply("two", publisher: p, proxy: proxy, server: own) {
+            (try own.run("ZCARD", "\(room):archive").integer ?? 0) == 2
+        }
         p.write(Array("three\n".utf8))
         p.closeInput()
         let r = p.wait(timeout: 30)
@@ -377,6 +367,31 @@ final class PublishResumeTests: XCTestCase {
         }
         throw FixtureError("timed out waiting until \(what)")
     }
+}
+
+/// Makes the server run `line` while the publisher never gets the reply:
+/// the server stops, the line reaches it through `proxy`, the proxy then
+/// holds every byte back, the server runs again (until `ran` holds), and
+/// the link is cut; new links pass again.
+func runButLoseTheReply(_ line: String, publisher p: CLIProcess, proxy: FaultProxy, server: RedisServer,
+                        ran: () throws -> Bool) throws {
+    try server.pause()
+    let before = proxy.counters.bytesToServer
+    p.write(Array((line + "\n").utf8))
+    guard proxy.wait(timeout: 10, until: { $0.bytesToServer > before }) else {
+        try server.resume()
+        throw FixtureError("the transaction did not reach the server")
+    }
+    usleep(100_000)  // all of it: one small write
+    proxy.freeze()
+    try server.resume()
+    let deadline = Date().addingTimeInterval(10)
+    while (try? ran()) != true {
+        if Date() > deadline { throw FixtureError("the transaction did not run") }
+        usleep(10_000)
+    }
+    proxy.cut()
+    proxy.thaw()
 }
 
 /// Numbered, distinct lines in a temp file.
