@@ -40,9 +40,10 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertGreaterThan(kills, 3, "CLIENT KILL hit the publisher")
         try assertArchivedOnce(own, key: "\(room):archive", stream: stream)
-        let objects = try r.stdout.split(separator: 0x0A).map { try jsonObject(String(decoding: $0, as: UTF8.self)) }
+        let objects = r.stdout.split(separator: 0x0A).map { String(decoding: $0, as: UTF8.self) }
         XCTAssertEqual(objects.count, stream.count)
-        XCTAssertEqual(Set(objects.compactMap { $0["id"] as? String }).count, stream.count, "one object per message, unique ids")
+        XCTAssertEqual(Set(objects.compactMap { EnvelopeField.get("id", in: $0) }).count, stream.count, "one object per message, unique ids")
+        for line in objects.prefix(3) + objects.suffix(3) { _ = try jsonObject(line) }
         let received = sub.finish()
         XCTAssertEqual(received.count, Set(received).count, "no message reached the subscriber twice")
         XCTAssertEqual(Set(received), Set(stream.lines), "every executed batch reached the subscriber")
@@ -127,7 +128,7 @@ final class PublishResumeTests: XCTestCase {
     /// `tail -n +N` finishes the job.
     func testOutOfMemoryReportsTheResumeLine() throws {
         let own = try RedisServer(extraArguments: ["--maxmemory", "4mb", "--maxmemory-policy", "noeviction"])
-        let stream = try TestStream(count: 60_000)
+        let stream = try TestStream(count: 25_000)
         let room = "room:full"
         let r = try runPublisher(["publish", room] + own.socketArguments, stdin: stream.path, timeout: 120)
         XCTAssertEqual(r.status, 65, r.stderr)
@@ -197,7 +198,7 @@ final class PublishResumeTests: XCTestCase {
     /// true of the archive.
     func testInterruptMidStreamGivesATrueResumeLine() throws {
         let own = try RedisServer()
-        let stream = try TestStream(count: 200_000)
+        let stream = try TestStream(count: 60_000)
         let room = "room:interrupted"
         let key = "\(room):archive"
         let p = try startPublisher(["publish", room] + own.socketArguments, stdin: stream.path)

@@ -50,6 +50,17 @@ final class PublishUnitTests: XCTestCase {
         XCTAssertGreaterThan(Set((0..<50).map { _ in policy.delay(attempt: 5) }).count, 1, "jittered")
     }
 
+    /// A reply that did not come in time (--timeout) is a lost link, like a
+    /// closed one: reconnect and check. LOADING and the like: wait, send again.
+    func testFailuresAreToldApart() {
+        XCTAssertEqual(RedisError.timeout("no reply within 30s").disposition, .lostLink)
+        XCTAssertEqual(RedisError.closed.disposition, .lostLink)
+        XCTAssertEqual(RedisError.io("Connection reset by peer").disposition, .lostLink)
+        XCTAssertEqual(RedisError.server("LOADING Redis is loading the dataset in memory").disposition, .busy)
+        XCTAssertEqual(RedisError.server("WRONGTYPE Operation against a key holding the wrong kind of value").disposition, .refused)
+        XCTAssertEqual(RedisError.server("OOM command not allowed when used memory > 'maxmemory'.").disposition, .refused)
+    }
+
     /// The list's head decides: exactly one expectation must match.
     func testBacklogCheckReadsTheListHead() throws {
         let server = try RedisServer()
