@@ -62,8 +62,6 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         public var error: RoomWardenError
         /// The link failure that started the outage, if one did.
         public var cause: RedisError?
-        /// Whether it tried to get the link back before giving up.
-        public var retried: Bool
         /// The link came back, but `check` could not tell what ran.
         public var undecidable: Bool
         /// Sent, and whether they ran is unknown: oldest first.
@@ -228,15 +226,18 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             // Nothing of it ran: it goes again, first, after a pause; the
             // one queued behind it must not run before it.
             inFlight = nil
-            let behind = try discardStaged()
-            queued.insert(contentsOf: [current] + behind, at: 0)
+            let behind = staged
+            staged = nil
+            queued.insert(contentsOf: [current] + (behind.map { [$0] } ?? []), at: 0)
+            if let behind { try discard(behind) }
             throw error
         }
         guard let next = staged else { return }
+        staged = nil
         if halted {
-            queued.insert(contentsOf: try discardStaged(), at: 0)
+            queued.insert(next, at: 0)
+            try discard(next)
         } else {
-            staged = nil
             inFlight = next
             batch.removeAll()
             batch.add(TransactionWords.exec)
@@ -245,22 +246,20 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         }
     }
 
-    /// Drops the queued transaction (DISCARD) and reads its replies.
-    private func discardStaged() throws(RedisError) -> [T] {
-        guard let dropped = staged else { return [] }
+    /// Drops a transaction queued on the server without its EXEC (DISCARD)
+    /// and reads its replies. It is already back among the unsent.
+    private func discard(_ dropped: T) throws(RedisError) {
         batch.removeAll()
         batch.add(TransactionWords.discard)
         try connection.append(batch)
         try connection.flush()
         _ = try connection.readReplies(dropped.queuedReplies + 1)
-        staged = nil
-        return [dropped]
     }
 
     /// After a failure: waits, reconnects, finds out what ran, queues the
     /// rest again. Throws when it gives up.
     private func recover(from error: RedisError, _ settle: (Settled) -> Bool) throws(GaveUp) {
-        if error.disposition == .refused { throw giveUp(describe(error), retried: false) }
+        if error.disposition == .refused { throw giveUp(describe(error)) }
         let started = outageStarted ?? Monotonic.milliseconds()
         if outageStarted == nil { outageCause = error }
         outageStarted = started
@@ -290,7 +289,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
                     try fence(fresh)
                     if let sent = inFlight {
                         guard let ran = try check([sent], fresh) else {
-                            throw giveUp(last, retried: true, undecidable: true)
+                            throw giveUp(last, undecidable: true)
                         }
                         inFlight = nil
                         if ran == 1 {
@@ -300,7 +299,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
                         }
                     }
                 } catch let failed as RedisError {
-                    if failed.disposition != .lostLink { throw giveUp(describe(failed), retried: true) }
+                    if failed.disposition != .lostLink { throw giveUp(describe(failed)) }
                     interruption?.guardSocket(nil)
                     last = describe(failed)
                     continue
@@ -310,14 +309,14 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             }
         } catch let stop as RetryStop {
             switch stop {
-            case .interrupted(let sig): throw giveUp(RoomWardenError(exitCode: 128 + sig, "interrupted"), retried: attempt > 0)
-            case .budgetSpent: throw giveUp(last, retried: attempt > 0)
-            case .refused(let refused): throw giveUp(refused, retried: true)
+            case .interrupted(let sig): throw giveUp(RoomWardenError(exitCode: 128 + sig, "interrupted"))
+            case .budgetSpent: throw giveUp(last)
+            case .refused(let refused): throw giveUp(refused)
             }
         } catch let gaveUp as GaveUp {
             throw gaveUp
         } catch {
-            throw giveUp(.failure("\(error)"), retried: attempt > 0)
+            throw giveUp(.failure("\(error)"))
         }
     }
 
@@ -336,9 +335,9 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         clientID = replies.last?.integer
     }
 
-    private func giveUp(_ error: RoomWardenError, retried: Bool, undecidable: Bool = false) -> GaveUp {
+    private func giveUp(_ error: RoomWardenError, undecidable: Bool = false) -> GaveUp {
         defer { inFlight = nil; staged = nil; queued = [] }
-        return GaveUp(error: error, cause: outageCause, retried: retried, undecidable: undecidable,
+        return GaveUp(error: error, cause: outageCause, undecidable: undecidable,
                       inDoubt: inFlight.map { [$0] } ?? [], unsent: (staged.map { [$0] } ?? []) + queued)
     }
 }
