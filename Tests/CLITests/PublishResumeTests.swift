@@ -123,6 +123,41 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(try archivedMessages(own, key: "\(room):archive"), ["one", "two", "three"])
     }
 
+    /// A script holds the server for a second and a half: meanwhile every
+    /// transaction is answered BUSY and runs nothing. publish waits and
+    /// sends it again on the same link: each line once.
+    func testBusyServerIsWaitedFor() throws {
+        let own = try RedisServer(extraArguments: ["--busy-reply-threshold", "50"])
+        let stream = try TestStream(count: 2000)
+        let room = "room:busy"
+        let sub = try SubscriberDrain(own, channel: room)
+        let p = try CLIProcess(["publish", room, "-q"] + own.socketArguments)
+        p.write(Array(stream.text(1...1000).utf8))
+        try waitUntil("the first half is archived", timeout: 30) { (try own.run("ZCARD", "\(room):archive").integer ?? 0) == 1000 }
+        let script = """
+            local t = redis.call('TIME'); local start = t[1] * 1000000 + t[2]
+            while true do local n = redis.call('TIME'); if n[1] * 1000000 + n[2] - start > 1500000 then break end end
+            return 1
+            """
+        let scriptDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            _ = try? own.run("EVAL", script, "0")
+            scriptDone.signal()
+        }
+        usleep(200_000)  // the script runs, past the busy threshold
+        p.write(Array(stream.text(1001...1001).utf8))  // a batch alone: nothing queued behind it
+        usleep(300_000)
+        p.write(Array(stream.text(1002...2000).utf8))
+        XCTAssertEqual(scriptDone.wait(timeout: .now() + 10), .success)
+        p.closeInput()
+        let r = p.wait(timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let busy = try own.run("INFO", "errorstats").string ?? ""
+        XCTAssertTrue(busy.contains("errorstat_BUSY"), "the server did answer BUSY: \(busy)")
+        try assertArchivedOnce(own, key: "\(room):archive", stream: stream)
+        XCTAssertEqual(sub.finish(), stream.lines, "each line once, in order")
+    }
+
     /// A server with maxmemory and noeviction refuses mid-stream: exit 65,
     /// the archive holds exactly the lines before the resume line, and
     /// `tail -n +N` finishes the job.

@@ -229,6 +229,8 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             let behind = staged
             staged = nil
             queued.insert(contentsOf: [current] + (behind.map { [$0] } ?? []), at: 0)
+            // (EXEC itself is let through while the server is busy: it
+            // answered EXECABORT, and the link is out of MULTI again.)
             if let behind { try discard(behind) }
             throw error
         }
