@@ -3,13 +3,27 @@ SWIFT   ?= swift
 PREFIX  ?= /usr/local
 BIN      = .build/debug/roomwarden
 RELEASE  = .build/release/roomwarden
+MANPAGE  = .build/man/roomwarden.1
+DIST     = dist
 
-.PHONY: all deps build release test demo bench clean check-install
+# The shipped binary runs without the Swift toolchain: the Swift runtime is
+# linked in (--static-swift-stdlib), no $ORIGIN runpath, and lld packs the
+# relative relocations, folds identical code and strips it. It needs only
+# libhiredis, libc, libm, libstdc++ and libgcc (scripts/check-portable).
+# Concrete generic types get direct metadata accessors instead of mangled
+# names: no demangling and no conformance search for them at start-up
+# (15% fewer instructions for a one-shot publish).
+RELEASE_FLAGS = -c release --static-swift-stdlib --disable-local-rpath \
+	-Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors \
+	-Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs \
+	-Xlinker --icf=all -Xlinker --strip-all
+
+.PHONY: all deps build release test demo bench clean check-install deb man
 
 all: build
 
-# Installs libhiredis-dev and redis-server (with redis-cli, redis-benchmark)
-# with apt-get when they are missing.
+# Installs libhiredis-dev, redis-server (with redis-cli, redis-benchmark),
+# man-db and groff with apt-get when they are missing.
 deps:
 	@scripts/ensure-deps
 
@@ -17,12 +31,16 @@ build: deps
 	$(SWIFT) build
 
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE_FLAGS)
 
-# The test suite, after checking that install/uninstall work.
+# The test suite, after checking install/uninstall, the .deb and that the
+# shipped binary runs with the toolchain out of reach.
 test: deps
 	$(SWIFT) build --build-tests
+	$(SWIFT) build $(RELEASE_FLAGS)
 	@scripts/check-install
+	@$(MAKE) --no-print-directory deb >/dev/null
+	@scripts/check-deb $(DIST)/roomwarden_*_$$(dpkg --print-architecture).deb
 	$(SWIFT) test
 
 # A scratch redis-server, a small chat, and the tool at work; stops the server.
@@ -30,40 +48,51 @@ demo: build
 	@scripts/demo $(BIN)
 
 # Measures roomwarden beside redis-cli on a scratch server; writes BENCHMARKS.md.
-# BENCH="publish watch" picks sections (default: all).
+# BENCH="startup publish" picks sections (default: all).
 bench: release
 	@scripts/ensure-deps bench
 	@python3 scripts/bench.py $(RELEASE) $(BENCH)
 
 clean:
-	rm -rf .build
+	rm -rf .build $(DIST)
 
-# Shell completions and the man page, generated from the parser.
-.PHONY: completions man install uninstall
+# Shell completions, generated from the parser (a test checks they match).
+.PHONY: completions install uninstall
 completions: build
 	$(BIN) --generate-completion-script bash > completions/roomwarden.bash
 	$(BIN) --generate-completion-script zsh > completions/_roomwarden
 	$(BIN) --generate-completion-script fish > completions/roomwarden.fish
 
-MANPAGE = .build/plugins/GenerateManual/outputs/RoomWardenCLI/roomwarden.1
-man: deps
-	$(SWIFT) package plugin generate-manual --configuration release
+# The man page is docs/roomwarden.1, written by hand (a test checks it
+# against every --help); this dates it from SOURCE_DATE_EPOCH when set.
+man: $(MANPAGE)
+$(MANPAGE): docs/roomwarden.1 scripts/build-man
+	@scripts/build-man docs/roomwarden.1 $@
+
+# dist/roomwarden_<version>_<arch>.deb, built with dpkg-deb.
+deb: release man
+	@scripts/build-deb $(RELEASE) $(MANPAGE) $(DIST)
 
 # make install PREFIX=/usr/local (DESTDIR is honoured too).
 install: release man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
-		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+		$(DESTDIR)$(PREFIX)/share/doc/roomwarden
 	install -m 755 $(RELEASE) $(DESTDIR)$(PREFIX)/bin/roomwarden
 	install -m 644 $(MANPAGE) $(DESTDIR)$(PREFIX)/share/man/man1/roomwarden.1
 	install -m 644 completions/roomwarden.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/roomwarden
 	install -m 644 completions/_roomwarden $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_roomwarden
 	install -m 644 completions/roomwarden.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/roomwarden.fish
+	install -m 644 README.md docs/contract.md $(DESTDIR)$(PREFIX)/share/doc/roomwarden/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/roomwarden \
 		$(DESTDIR)$(PREFIX)/share/man/man1/roomwarden.1 \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/roomwarden \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_roomwarden \
-		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/roomwarden.fish
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/roomwarden.fish \
+		$(DESTDIR)$(PREFIX)/share/doc/roomwarden/README.md \
+		$(DESTDIR)$(PREFIX)/share/doc/roomwarden/contract.md
+	-rmdir $(DESTDIR)$(PREFIX)/share/doc/roomwarden 2>/dev/null

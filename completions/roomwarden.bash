@@ -186,9 +186,9 @@ _roomwarden() {
 
 _roomwarden_watch() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --no-reconnect --archive --version --help)
-    repeating_options=(-c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
+    repeating_options=(--sentinel -c --channel --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -216,6 +216,15 @@ _roomwarden_watch() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '-f'|'--format')
@@ -255,8 +264,8 @@ _roomwarden_watch() {
 _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --archive-key --backlog-key --retain --max-len --retry-for --from -f --format)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --retry-for --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -284,6 +293,15 @@ _roomwarden_publish() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '--archive-key')
@@ -314,8 +332,8 @@ _roomwarden_publish() {
 _roomwarden_history() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout -f --format --archive-key --since --until --last --limit --score-unit)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --since --until --last --limit --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -343,6 +361,15 @@ _roomwarden_history() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '-f'|'--format')
@@ -374,8 +401,8 @@ _roomwarden_history() {
 _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
-    repeating_options=()
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --archive-key --window --top --sort -f --format --watch --sample)
+    repeating_options=(--sentinel)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -403,6 +430,15 @@ _roomwarden_stats() {
         return
         ;;
     '--connect-timeout')
+        return
+        ;;
+    '--timeout')
+        return
+        ;;
+    '--sentinel')
+        return
+        ;;
+    '--master')
         return
         ;;
     '--archive-key')

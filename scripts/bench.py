@@ -5,7 +5,7 @@ figures go to BENCHMARKS.md. Usage: bench.py BINARY [section ...]"""
 import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 
 BIN = os.path.abspath(sys.argv[1])
-SECTIONS = [a for a in sys.argv[2:] if a] or ["publish", "watch", "history", "stats"]
+SECTIONS = [a for a in sys.argv[2:] if a] or ["startup", "publish", "watch", "history", "stats"]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
 
 
@@ -94,6 +94,113 @@ def resp(*args):
 
 PUBLISH_BATCHES = (256, 512, 1024, 2048, 4096)
 PUBLISH_RUNS = 5
+
+
+def wall(argv):
+    """One whole process, start to exit, output discarded: (wall seconds,
+    CPU seconds user+system)."""
+    start = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(p.pid, 0)
+    took = time.perf_counter() - start
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({p.returncode})")
+    return took, usage.ru_utime + usage.ru_stime
+
+
+def paired(a, b, n):
+    """n paired runs of two commands, the order alternating within each pair
+    so that neither always runs first; returns both lists of (wall, cpu)."""
+    for _ in range(3):  # warm the page cache and the server
+        wall(a), wall(b)
+    ta, tb = [], []
+    for i in range(n):
+        if i % 2 == 0:
+            ta.append(wall(a)); tb.append(wall(b))
+        else:
+            tb.append(wall(b)); ta.append(wall(a))
+    return ta, tb
+
+
+def instructions(argv):
+    """Instructions executed in user space (valgrind's callgrind), a
+    figure the machine's load does not move; None without valgrind."""
+    if not shutil.which("valgrind"):
+        return None
+    r = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    for line in r.stderr.splitlines():
+        if "Collected :" in line:
+            return int(line.split(":")[-1])
+    return None
+
+
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
+def peak_rss_median(argv, runs=5):
+    tmp = tempfile.mkdtemp(prefix="roomwarden-rss-")
+    try:
+        rss = []
+        for _ in range(runs):
+            wrapped, report = measured(argv, tmp)
+            subprocess.run(wrapped, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            rss.append(peak_rss_mb(report))
+        return median(rss)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def bench_startup(tmp):
+    n = 20
+    server = Server()
+    try:
+        port = str(server.port)
+        cases = [
+            ("one-shot publish", [BIN, "publish", "room:bench", "hi", "-p", port],
+             "redis-cli publish", ["redis-cli", "-p", port, "publish", "room:bench", "hi"]),
+            ("one-shot publish --no-archive", [BIN, "publish", "room:bench", "hi", "--no-archive", "-p", port],
+             "redis-cli publish", ["redis-cli", "-p", port, "publish", "room:bench", "hi"]),
+            ("--version", [BIN, "--version"], "redis-cli --version", ["redis-cli", "--version"]),
+        ]
+        rows, ratios = [], {}
+        for name, rw, cli_name, cli in cases:
+            ta, tb = paired(rw, cli, n)
+            ma, mb = median([w for w, _ in ta]), median([w for w, _ in tb])
+            ca, cb = median([c for _, c in ta]), median([c for _, c in tb])
+            per_pair = median([x[0] / y[0] for x, y in zip(ta, tb)])
+            ratios[name] = ma / mb
+            ia, ib = instructions(rw), instructions(cli)
+            ins = f"{ia / 1e6:.1f} M / {ib / 1e6:.1f} M" if ia and ib else "-"
+            rows.append(f"| roomwarden {name} / {cli_name} | {ma * 1000:.2f} ms | {mb * 1000:.2f} ms | "
+                        f"**{ma / mb:.2f}** | {per_pair:.2f} | {ca * 1000:.1f} / {cb * 1000:.1f} ms | {ins} | "
+                        f"{peak_rss_median(rw):.1f} / {peak_rss_median(cli):.1f} MB |")
+    finally:
+        server.stop()
+    size = os.path.getsize(BIN)
+    libs = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout.split("\n")
+    libs = [l.split()[0] for l in libs if l.strip() and not l.strip().startswith("linux-vdso")]
+    table = [
+        "| command | roomwarden wall | redis-cli wall | ratio of medians | median of pair ratios | CPU (user+sys) | instructions | peak RSS |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"Whole processes against a scratch server on loopback TCP, {n} pairs each (after 3 warm-up pairs), "
+        "the order alternating within each pair; medians of wall time. roomwarden's publish is a transaction "
+        "(MULTI, ZADD to the archive, PUBLISH, EXEC); `--no-archive` publishes only, like redis-cli. "
+        f"Target: one-shot publish at most 1.2x redis-cli; measured **{ratios['one-shot publish']:.2f}**. "
+        "CPU: median user+system time of the same runs, roomwarden / redis-cli; instructions: one run of each "
+        "under valgrind's callgrind (user space, unmoved by the machine's load); peak RSS: median of 5 runs "
+        "under GNU time, roomwarden / redis-cli.",
+        "",
+        f"Binary: `{os.path.relpath(BIN)}`, **{size / 1e6:.1f} MB** ({size:,} bytes; target: under 15 MB), "
+        f"linking only {', '.join(libs)}.",
+    ]
+    return "startup", "\n".join(table)
 
 
 def bench_publish(tmp):
@@ -463,6 +570,7 @@ def bench_stats(tmp):
 
 
 SECTION_TITLES = {
+    "startup": "One-shot commands: start to exit",
     "publish": "Bulk publish: 200,000 lines in batched transactions",
     "watch": "Watching a burst: 1,000,000 messages, JSON output",
     "history": "Exporting a 1,000,000-entry archive",

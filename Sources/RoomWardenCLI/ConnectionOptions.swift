@@ -1,12 +1,14 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// How to reach Redis: SPEC §2. Flags beat the environment.
 struct ConnectionOptions: ParsableArguments {
     /// redis://[user[:pass]@]host[:port][/db] or unix:///path.sock[?db=N].
     @Option(name: [.customShort("u"), .long], help: ArgumentHelp(
-        "Server URL: redis://[user[:pass]@]host[:port][/db] or unix:///path.sock[?db=N] (env REDIS_URL).",
+        "Server URL: redis://[user[:pass]@]host[:port][/db], unix:///path.sock[?db=N] or redis-sentinel://[[user:]pass@]host[:port][,host[:port]...][/db]#MASTER (env REDIS_URL).",
         valueName: "url"))
     var url: String?
 
@@ -41,19 +43,52 @@ struct ConnectionOptions: ParsableArguments {
     var askpass = false
 
     /// How long connecting may take.
-    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long (default 5s).", valueName: "duration"))
-    var connectTimeout: String = "5s"
+    @Option(name: .long, help: ArgumentHelp("Give up connecting after this long.", valueName: "duration"))
+    var connectTimeout: Span = .seconds(5)
+
+    /// The longest wait for a reply; 0 waits for ever.
+    @Option(name: .long, help: ArgumentHelp(
+        "Give up when Redis does not answer for this long (0: wait for ever; watch uses --heartbeat).",
+        valueName: "duration"))
+    var timeout: Span = .seconds(30)
+
+    /// Sentinels to ask for the master.
+    @Option(name: .customLong("sentinel"), help: ArgumentHelp(
+        "Ask this Redis Sentinel for the master (repeatable; port 26379 by default; needs --master).", valueName: "host[:port]"))
+    var sentinels: [String] = []
+
+    /// The master's name at the sentinels.
+    @Option(name: .long, help: ArgumentHelp("The name the sentinels know the master by (with --sentinel).", valueName: "name"))
+    var master: String?
 
     func validate() throws {
+        if !sentinels.isEmpty || master != nil {
+            if sentinels.isEmpty { throw ValidationError("--master needs --sentinel HOST[:PORT] (the sentinels to ask)") }
+            if master == nil { throw ValidationError("--sentinel needs --master NAME (the name the sentinels know the master by)") }
+            if master == "" { throw ValidationError("--master must not be empty") }
+            if socket != nil || host != nil || port != nil {
+                throw ValidationError("--sentinel asks the sentinels where the master is: it cannot go with -s, -h or -p")
+            }
+            if let url, SentinelURL.matches(url) {
+                throw ValidationError("--sentinel and a redis-sentinel:// --url both name sentinels: choose one")
+            }
+            for address in sentinels { _ = try Self.checked { () throws(RoomWardenError) in try SentinelSettings.address(address) } }
+        }
+        if let url, SentinelURL.matches(url), socket != nil || host != nil || port != nil {
+            throw ValidationError("a redis-sentinel:// URL asks the sentinels where the master is: it cannot go with -s, -h or -p")
+        }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
-        guard let ms = TimeSpan.milliseconds(connectTimeout), ms > 0 else {
-            throw ValidationError("--connect-timeout '\(connectTimeout)' is not a duration: use e.g. 500ms, 5s, 1m")
-        }
-        if let url { _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: url) } }
-        else if let env = ProcessInfo.processInfo.environment["REDIS_URL"], !env.isEmpty {
-            _ = try Self.checked { () throws(RoomWardenError) in try RedisURL(parsing: env) }
+        if connectTimeout == .zero { throw ValidationError("--connect-timeout must be longer than 0: use e.g. 500ms, 5s, 1m") }
+        if let url { try Self.check(url: url) }
+        else if let env = Environment()["REDIS_URL"], !env.isEmpty { try Self.check(url: env) }
+    }
+
+    private static func check(url: String) throws {
+        _ = try checked { () throws(RoomWardenError) in
+            var scratch = ConnectionSettings()
+            try scratch.apply(url: url)
         }
     }
 
@@ -64,23 +99,28 @@ struct ConnectionOptions: ParsableArguments {
     /// The settings these flags and the environment describe. Reads the
     /// terminal for --askpass; warns when a password came from argv.
     func settings() throws(RoomWardenError) -> ConnectionSettings {
-        let env = ProcessInfo.processInfo.environment
+        let env = Environment()
         var s = ConnectionSettings()
         if let envAuth = env["REDISCLI_AUTH"], !envAuth.isEmpty { s.password = envAuth }
         if let url {
             try s.apply(url: url)
-            if RedisURL.redacted(url) != url {
+            if SentinelURL.matches(url) ? (try? SentinelURL(parsing: url))?.password != nil : (try? RedisURL(parsing: url))?.password != nil {
                 printDiagnostic("warning: a password in --url is visible to other users in ps; prefer REDIS_URL, --askpass or REDISCLI_AUTH")
             }
         } else if let envURL = env["REDIS_URL"], !envURL.isEmpty {
             try s.apply(url: envURL)
         }
+        // -s, -h and -p beat a redis-sentinel:// REDIS_URL (flags beat the environment).
+        if socket != nil || host != nil || port != nil { s.sentinel = nil }
         if let socket {
             s.endpoint = .unix(path: socket)
         } else if host != nil || port != nil {
             var h = "127.0.0.1", p = 6379
             if case .tcp(let uh, let up) = s.endpoint { h = uh; p = up }
             s.endpoint = .tcp(host: host ?? h, port: port ?? p)
+        }
+        if let master {
+            s.sentinel = SentinelSettings(sentinels: try sentinels.map(SentinelSettings.address), masterName: master)
         }
         if let db { s.db = db }
         if let user { s.user = user }
@@ -89,7 +129,8 @@ struct ConnectionOptions: ParsableArguments {
             s.password = password
         }
         if askpass { s.password = try Terminal.readSecret(prompt: "Password: ") }
-        s.connectTimeout = .milliseconds(TimeSpan.milliseconds(connectTimeout) ?? 5000)
+        s.connectTimeout = connectTimeout.duration
+        s.replyTimeout = timeout == .zero ? nil : timeout.duration
         return s
     }
 }
@@ -109,7 +150,7 @@ struct ArchiveOptions: ParsableArguments {
     /// The template from the flag, else the environment, else `*:archive`.
     func template() throws(RoomWardenError) -> ArchiveKeyTemplate {
         if let archiveKey { return try ArchiveKeyTemplate(archiveKey) }
-        if let env = ProcessInfo.processInfo.environment["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
+        if let env = Environment()["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
             return try ArchiveKeyTemplate(env)
         }
         return .standard
@@ -131,7 +172,7 @@ struct BacklogOptions: ParsableArguments {
     /// The template from the flag, else the environment, else `*:backlog`.
     func template() throws(RoomWardenError) -> BacklogKeyTemplate {
         if let backlogKey { return try BacklogKeyTemplate(backlogKey) }
-        if let env = ProcessInfo.processInfo.environment["ROOMWARDEN_BACKLOG_KEY"], !env.isEmpty {
+        if let env = Environment()["ROOMWARDEN_BACKLOG_KEY"], !env.isEmpty {
             return try BacklogKeyTemplate(env)
         }
         return .standard

@@ -1,5 +1,7 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 /// How messages are printed: SPEC §4, shared by watch and history.
@@ -34,7 +36,7 @@ struct OutputOptions: ParsableArguments {
 
     /// The formatter, with colour only on a terminal and never with NO_COLOR.
     func formatter() throws(RoomWardenError) -> MessageFormatter {
-        let env = ProcessInfo.processInfo.environment
+        let env = Environment()
         let colour = isatty(1) == 1 && (env["NO_COLOR"] ?? "").isEmpty && env["TERM"] != "dumb"
         return MessageFormatter(format: try outputFormat(), colour: colour, localTime: local, nulTerminated: nulTerminated)
     }

@@ -1,10 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
     /// `roomwarden publish CHANNEL [MESSAGE]`: SPEC §6.
     struct Publish: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "publish",
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
@@ -37,17 +41,17 @@ extension RoomWarden {
 
         /// Trim archive entries older than this.
         @Option(name: .long, help: ArgumentHelp("Drop archive entries older than this (e.g. 7d).", valueName: "duration"))
-        var retain: String?
+        var retain: Span?
 
         /// Trim the archive to this many entries.
         @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
-        var maxLen: Int?
+        var maxLen: Count?
 
         /// How long a lost connection is retried.
         @Option(name: .long, help: ArgumentHelp(
             "After a lost connection, reconnect and resume for up to this long; 0 gives up at once (default 30s).",
             valueName: "duration"))
-        var retryFor: String = "30s"
+        var retryFor: Span = .seconds(30)
 
         /// Publish only.
         @Flag(name: .long, help: "Publish only; write nothing to the archive.")
@@ -78,38 +82,35 @@ extension RoomWarden {
             if !fromStdin && (nulSeparated || whole) { throw ValidationError("-0 and --whole read stdin: drop MESSAGE or give -") }
             if nulSeparated && whole { throw ValidationError("-0 and --whole cannot be combined") }
             if noArchive && (retain != nil || maxLen != nil) { throw ValidationError("--retain and --max-len trim the archive: they cannot go with --no-archive") }
-            if let maxLen, maxLen < 1 { throw ValidationError("--max-len must be at least 1") }
-            if let retain, TimeSpan.milliseconds(retain) == nil {
-                throw ValidationError("--retain '\(retain)' is not a duration: use e.g. 90s, 15m, 2h, 7d")
-            }
+            if retain == .zero { throw ValidationError("--retain 0 would empty the archive: give how long to keep entries, e.g. 7d") }
             if channel.isEmpty { throw ValidationError("CHANNEL must not be empty") }
-            if TimeSpan.milliseconds(retryFor) == nil {
-                throw ValidationError("--retry-for '\(retryFor)' is not a duration: use e.g. 0, 30s, 5m")
-            }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             var options = PublishOptions()
             options.archive = noArchive ? nil : try archive.template()
             options.backlog = try backlog.template()
-            options.retainMilliseconds = retain.flatMap(TimeSpan.milliseconds)
-            options.maxLength = maxLen
+            options.retainMilliseconds = retain?.milliseconds
+            options.maxLength = maxLen?.value
             options.from = from
-            options.retry = RetryPolicy(budgetMilliseconds: TimeSpan.milliseconds(retryFor) ?? 30_000)
+            options.retry = RetryPolicy(budgetMilliseconds: retryFor.milliseconds)
             let asJSON = json || format == .json
             options.reportIDs = asJSON && !quiet
             let interruption = Interruption()
             let publisher = Publisher(settings: settings, options: options, interruption: interruption)
-            let channelBytes = Array(channel.utf8)
+            let channelBytes = RawArguments.bytes(channel)
             let target = try publisher.prepare(channel: channelBytes)
             // A reader that goes away (| head -1) ends the printing, not the publishing.
             let out = OutputSink(outliveReader: true)
             var outputFailure: RoomWardenError?
+            var progress: ProgressLine?
+            defer { progress?.finish() }
             func report(_ p: Published) {
+                progress?.add()
                 if quiet { return }
                 if asJSON {
                     out.buffer.append(contentsOf: #"{"channel":"#.utf8)
-                    JSONText.appendString(channelBytes, to: &out.buffer)
+                    JSONText.appendChannel(channelBytes, to: &out.buffer)
                     if let id = p.id {
                         out.buffer.append(contentsOf: #","id":"#.utf8)
                         JSONText.appendString(id.utf8, to: &out.buffer)
@@ -136,9 +137,15 @@ extension RoomWarden {
                 if fromStdin {
                     let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines,
                                              wake: interruption.fileDescriptor)
+                    if isatty(0) == 1 {
+                        printDiagnostic(whole ? "reading one message from the terminal: press Ctrl-D on an empty line to send it"
+                                        : "reading messages from the terminal, \(nulSeparated ? "NUL-separated" : "one a line"): press Ctrl-D on an empty line to finish")
+                    } else if ProgressLine.wanted(resultsOnStdout: !quiet) {
+                        progress = ProgressLine(noun: "messages")
+                    }
                     try publisher.publish(channel: channelBytes, target: target, input: input, idle: out.flush, report: report)
                 } else {
-                    try publisher.publish(channel: channelBytes, target: target, input: OneMessage(Array((message ?? "").utf8)),
+                    try publisher.publish(channel: channelBytes, target: target, input: OneMessage(RawArguments.bytes(message ?? "")),
                                           report: report)
                 }
             } catch {
@@ -159,4 +166,8 @@ extension RoomWarden {
             }
         }
     }
+}
+
+extension RoomWarden.Publish: TakesRawBytes {
+    var rawByteArguments: [String] { [channel] + (message.map { [$0] } ?? []) }
 }

@@ -1,11 +1,14 @@
 import ArgumentParser
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import RoomWardenKit
 
 extension RoomWarden {
     /// `roomwarden stats [PATTERN]`: SPEC §8.
     struct Stats: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "stats",
             abstract: "Rooms, subscribers, activity and server health at a glance.",
             discussion: """
                 Rooms are the channels matching PATTERN (default room:*) that have subscribers \
@@ -18,16 +21,16 @@ extension RoomWarden {
         @OptionGroup(title: "Archive") var archive: ArchiveOptions
 
         /// The channel pattern.
-        @Argument(help: "Channel pattern (default room:*).")
+        @Argument(help: "Channel pattern.")
         var pattern: String = "room:*"
 
         /// Activity windows.
-        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in (default 1m,1h,24h).", valueName: "list"))
-        var window: String = "1m,1h,24h"
+        @Option(name: .long, help: ArgumentHelp("Comma-separated windows to count messages in.", valueName: "list"))
+        var window: WindowList = .standard
 
         /// Only the first N rooms.
         @Option(name: .long, help: ArgumentHelp("Show only the first N rooms.", valueName: "n"))
-        var top: Int?
+        var top: Count?
 
         /// Order.
         @Option(name: .long, help: ArgumentHelp("Order rooms by messages (most active first), subscribers, name, or last (most recent first).", valueName: "key"))
@@ -43,38 +46,23 @@ extension RoomWarden {
 
         /// Refresh.
         @Option(name: .long, help: ArgumentHelp("Refresh every INTERVAL, in place on a terminal, one report per interval otherwise.", valueName: "interval"))
-        var watch: String?
+        var watch: Span?
 
         /// Listen first.
         @Option(name: .long, help: ArgumentHelp("Listen this long first and report live messages per room and second.", valueName: "duration"))
-        var sample: String?
+        var sample: Span?
 
         enum StatsFormat: String, ExpressibleByArgument, CaseIterable {
             case text, json
         }
 
         func validate() throws {
-            if let top, top < 1 { throw ValidationError("--top must be at least 1") }
             if pattern.isEmpty { throw ValidationError("PATTERN must not be empty") }
             if json && format == .text {
                 throw ValidationError("--json and --format text disagree: choose one")
             }
-            do { _ = try windows() } catch { throw ValidationError(error.message) }
-            for (flag, value) in [("--watch", watch), ("--sample", sample)] {
-                if let value, (TimeSpan.milliseconds(value) ?? 0) <= 0 {
-                    throw ValidationError("\(flag) '\(value)' is not a duration: use e.g. 2s, 30s, 1m")
-                }
-            }
-        }
-
-        func windows() throws(RoomWardenError) -> [(label: String, milliseconds: Int64)] {
-            let parts = window.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-            guard !parts.isEmpty else { throw .usage("--window needs at least one duration, e.g. 1m,1h,24h") }
-            return try parts.map { (p: String) throws(RoomWardenError) -> (label: String, milliseconds: Int64) in
-                guard let ms = TimeSpan.milliseconds(p), ms > 0 else {
-                    throw .usage("--window '\(p)' is not a duration: use e.g. 1m,1h,24h")
-                }
-                return (p, ms)
+            for (flag, value) in [("--watch", watch), ("--sample", sample)] where value == .zero {
+                throw ValidationError("\(flag) must be longer than 0: use e.g. 2s, 30s, 1m")
             }
         }
 
@@ -82,28 +70,33 @@ extension RoomWarden {
             var options = StatsOptions()
             options.pattern = pattern
             options.template = try archive.template()
-            options.windows = try windows()
-            options.sampleMilliseconds = sample.flatMap(TimeSpan.milliseconds)
-            let connection = try settings.connect()
-            let collector = StatsCollector(connection: connection, settings: settings, options: options)
+            options.windows = window.windows.map { ($0.label, $0.span.milliseconds) }
+            options.sampleMilliseconds = sample?.milliseconds
+            // A failover met on the way is waited out for up to --timeout.
+            let topology = try settings.topology(retryFor: settings.failoverWait)
+            let collector = StatsCollector(topology: topology, settings: settings, options: options)
             let out = OutputSink()
             let asJSON = json || format == .json
             let terminal = isatty(1) == 1
-            let interval = watch.flatMap(TimeSpan.milliseconds)
             while true {
                 let report = try collector.collect()
                 var rooms = sort.apply(report.rooms)
-                if let top { rooms = Array(rooms.prefix(top)) }
+                if let top { rooms = Array(rooms.prefix(top.value)) }
                 if asJSON {
                     try out.write(StatsRenderer.json(report, rooms: rooms))
                 } else {
-                    if interval != nil && terminal { try out.write("\u{1B}[H\u{1B}[2J") }
+                    if watch != nil && terminal { try out.write("\u{1B}[H\u{1B}[2J") }
                     try out.write(StatsRenderer.text(report, rooms: rooms, width: terminal ? Self.terminalWidth() : nil))
                 }
                 try out.flush()
-                guard let interval else { return }
+                guard let interval = watch else { return }
                 if !asJSON && !terminal { try out.write("\n") }
-                usleep(UInt32(clamping: interval * 1000))
+                // usleep takes at most a second's worth of microseconds.
+                var left = interval.microseconds
+                while left > 0 {
+                    usleep(UInt32(min(left, 999_999)))
+                    left -= 999_999
+                }
             }
         }
 

@@ -5,6 +5,7 @@ extension RoomWarden {
     /// `roomwarden watch [PATTERN...]`: SPEC §5.
     struct Watch: RedisCommand {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Print every message of every room, live.",
             discussion: """
                 Subscribes to each PATTERN (default room:*) and each -c CHANNEL and prints one \
@@ -29,29 +30,33 @@ extension RoomWarden {
         @Option(name: .long, help: ArgumentHelp("Leave out channels matching this glob (repeatable).", valueName: "glob"))
         var ignore: [String] = []
 
-        /// Regular expression on the message.
-        @Option(name: .long, help: ArgumentHelp("Print only messages matching this regular expression.", valueName: "regex"))
+        /// Extended regular expression on the message (grep -E).
+        @Option(name: .long, help: ArgumentHelp("Print only messages matching this extended regular expression (as grep -E).", valueName: "regex"))
         var grep: String?
+
+        /// --grep ignores case.
+        @Flag(name: [.customShort("i"), .customLong("ignore-case")], help: "With --grep: ignore case, as grep -i.")
+        var ignoreCase = false
 
         /// Stop after N.
         @Option(name: [.customShort("n"), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
-        var count: Int?
+        var count: Count?
 
         /// Stop when quiet.
         @Option(name: .long, help: ArgumentHelp("Exit when no message came for this long (exit 1 if --count was not reached).", valueName: "duration"))
-        var wait: String?
+        var wait: Span?
 
         /// Stop after a while.
         @Option(name: .long, help: ArgumentHelp("Exit after this long.", valueName: "duration"))
-        var duration: String?
+        var duration: Span?
 
         /// Queue size.
-        @Option(name: .long, help: ArgumentHelp("Most memory for messages not yet printed (default 256MB).", valueName: "size"))
-        var buffer: String = "256MB"
+        @Option(name: .long, help: ArgumentHelp("Most memory for messages not yet printed.", valueName: "size"))
+        var buffer: ByteCount = .megabytes(256)
 
         /// PING interval.
-        @Option(name: .long, help: ArgumentHelp("PING the server after this long without traffic (default 15s).", valueName: "duration"))
-        var heartbeat: String = "15s"
+        @Option(name: .long, help: ArgumentHelp("PING the server after this long without traffic.", valueName: "duration"))
+        var heartbeat: Span = .seconds(15)
 
         /// Exit on loss.
         @Flag(name: .long, help: "Exit 69 when the connection is lost instead of reconnecting.")
@@ -62,16 +67,15 @@ extension RoomWarden {
         var archive = false
 
         func validate() throws {
-            if let count, count < 1 { throw ValidationError("--count must be at least 1") }
-            for (flag, value) in [("--wait", wait), ("--duration", duration), ("--heartbeat", heartbeat as String?)] {
-                if let value, (TimeSpan.milliseconds(value) ?? 0) <= 0 {
-                    throw ValidationError("\(flag) '\(value)' is not a duration: use e.g. 500ms, 10s, 5m, 1h")
-                }
+            for (flag, value) in [("--wait", wait), ("--duration", duration), ("--heartbeat", heartbeat)] where value == .zero {
+                throw ValidationError("\(flag) must be longer than 0: use e.g. 500ms, 10s, 5m, 1h")
             }
-            guard let size = ByteSize.bytes(buffer), size >= 1 << 20 else {
-                throw ValidationError("--buffer '\(buffer)' is not a size of at least 1MB: use e.g. 64MB, 1G")
-            }
+            if buffer < .megabytes(1) { throw ValidationError("--buffer \(buffer) is too small: give at least 1MB, e.g. 64MB, 1G") }
             if patterns.contains("") || channels.contains("") { throw ValidationError("patterns and channels must not be empty") }
+            if ignoreCase && grep == nil { throw ValidationError("-i/--ignore-case goes with --grep") }
+            if let grep {
+                do { _ = try GrepFilter(grep, ignoreCase: ignoreCase) } catch { throw ValidationError(error.message) }
+            }
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
@@ -80,11 +84,12 @@ extension RoomWarden {
             options.channels = channels
             options.ignore = ignore
             options.grep = grep
-            options.count = count
-            options.waitMilliseconds = wait.flatMap(TimeSpan.milliseconds)
-            options.durationMilliseconds = duration.flatMap(TimeSpan.milliseconds)
-            options.bufferBytes = ByteSize.bytes(buffer) ?? options.bufferBytes
-            options.heartbeatMilliseconds = TimeSpan.milliseconds(heartbeat) ?? options.heartbeatMilliseconds
+            options.grepIgnoresCase = ignoreCase
+            options.count = count?.value
+            options.waitMilliseconds = wait?.milliseconds
+            options.durationMilliseconds = duration?.milliseconds
+            options.bufferBytes = buffer.bytes
+            options.heartbeatMilliseconds = heartbeat.milliseconds
             options.reconnect = !noReconnect
             options.archive = archive ? try archiveOptions.template() : nil
             let watcher = try Watcher(settings: settings, options: options, formatter: try output.formatter(), sink: OutputSink())

@@ -8,7 +8,7 @@ final class BasicsTests: XCTestCase {
     func testHelpAndVersion() throws {
         var r = try roomwarden(["--version"])
         XCTAssertEqual(r.status, 0)
-        XCTAssertEqual(r.text, "0.1.0\n")
+        XCTAssertTrue(r.text.hasPrefix("roomwarden 0.1.0 (hiredis 0.14.1; Swift 6."), r.text)
         r = try roomwarden(["--help"])
         XCTAssertEqual(r.status, 0)
         for sub in ["watch", "publish", "history", "stats"] { XCTAssertTrue(r.text.contains(sub)) }

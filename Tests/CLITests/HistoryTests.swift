@@ -202,6 +202,65 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(Array(r.lines.dropFirst(20_000)), all, "live messages in order, each once")
     }
 
+    /// #9: the sorted set's page fetched ahead was read by the list's
+    /// LRANGE, which printed ZRANGE data (members and scores) as the list.
+    func testLastOverASortedSetAndAListKeepsEachReplyWithItsReader() throws {
+        let prefix = freshRoom()
+        try archive("\(prefix):a", (0..<30).map { (base + Int64($0), "z\($0)") })
+        try server.run("LPUSH", "\(prefix):b:archive", "l1", "l2", "l3")
+        let r = try rw(["history", "--last", "5", "\(prefix):a", "\(prefix):b", "--format", "{channel} {message}"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines, (25..<30).map { "\(prefix):a z\($0)" } + ["l1", "l2", "l3"].map { "\(prefix):b \($0)" })
+    }
+
+    /// #10: a score or envelope ts that is no time (+inf, -inf, -1e16, the
+    /// year 31 million) crashed history over all rooms. Such an entry
+    /// prints with no time (text `?`; JSON `ts` the raw score, null when
+    /// infinite, and `time` null); every other room prints as always.
+    func testScoresThatAreNoTimePrintWithoutTimeAndSpareTheOtherRooms() throws {
+        let prefix = freshRoom()
+        try archive("\(prefix):good", [(base, "fine")])
+        try server.run("ZADD", "\(prefix):inf:archive", "+inf", "x")
+        try server.run("ZADD", "\(prefix):ninf:archive", "-inf", "y")
+        try server.run("ZADD", "\(prefix):neg:archive", "-1e16", "z")
+        let far = Envelope(id: "far", ts: -999_999_999_999_999_999, channel: Array("\(prefix):far".utf8), payload: Array("far".utf8))
+        _ = try server.connect().command([Array("ZADD".utf8), Array("\(prefix):far:archive".utf8), Array(String(base + 1).utf8), far.json])
+        var r = try rw(["history", "\(prefix):*"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines, ["? \(prefix):ninf y", "? \(prefix):neg z", "2026-11-21T22:26:40.000Z \(prefix):good fine",
+                                 "? \(prefix):far far", "? \(prefix):inf x"])
+        r = try rw(["history", "\(prefix):*", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines, [
+            #"{"ts":null,"time":null,"channel":"\#(prefix):ninf","message":"y"}"#,
+            #"{"ts":-1e+16,"time":null,"channel":"\#(prefix):neg","message":"z"}"#,
+            #"{"ts":1795300000000,"time":"2026-11-21T22:26:40.000Z","channel":"\#(prefix):good","id":"1795300000000-test-0","message":"fine"}"#,
+            #"{"ts":-999999999999999999,"time":null,"channel":"\#(prefix):far","id":"far","message":"far"}"#,
+            #"{"ts":null,"time":null,"channel":"\#(prefix):inf","message":"x"}"#,
+        ])
+        for line in r.lines { XCTAssertNoThrow(try jsonObject(line), line) }
+        r = try rw(["history", "\(prefix):*", "--reverse", "--last", "2", "--format", "{ts}|{time}|{message}"])
+        XCTAssertEqual(r.lines, ["inf|?|x", "-999999999999999999|?|far"])
+        r = try rw(["history", "\(prefix):*", "--since", "@1795299999", "--format", "{message}"])
+        XCTAssertEqual(r.lines, ["fine", "far", "x"], "a window leaves out what is before it, whatever it is")
+    }
+
+    /// #10: under an ACL that denies every key, history said the archive
+    /// did not exist and exited 0 (an empty export reported as success).
+    func testAUserWhoMayNotReadTheArchivesExits77() throws {
+        let room = freshRoom()
+        try archive(room, [(base, "secret")])
+        try server.run("ACL", "SETUSER", "nokeys", "on", ">pw", "resetkeys", "&*", "+@all")
+        for targets in [[room], ["\(room)*"], []] {
+            let r = try rw(["history", "--user", "nokeys"] + targets, env: ["REDISCLI_AUTH": "pw"])
+            XCTAssertEqual(r.status, 77, "\(targets): \(r.stderr)")
+            XCTAssertEqual(r.lines, [])
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("NOPERM"), r.stderr)
+            XCTAssertFalse(r.stderr.contains("does not exist"), r.stderr)
+        }
+    }
+
     func testUsageErrors() throws {
         for args in [["--follow", "--reverse"], ["--follow", "--until", "now"], ["--follow", "--limit", "3"],
                      ["--last", "0"], ["--limit", "-1"], ["--score-unit", "days"], ["--until", "tomorrow"]] {

@@ -291,6 +291,48 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(r.text, "0\n")
     }
 
+    /// A server that stops answering for 2 s, with --timeout 1s: the reply
+    /// that did not come is a lost link; publish reconnects, checks, and
+    /// finishes once the server answers again, each line once. Stopped
+    /// longer than --retry-for, it gives up after about --timeout plus
+    /// --retry-for.
+    func testServerThatStopsAnsweringIsWaitedOutWithinRetryFor() throws {
+        let own = try RedisServer()
+        let room = "room:stopped"
+        let sub = try SubscriberDrain(own, channel: room)
+        let address = ["-h", "127.0.0.1", "-p", String(own.port), "--timeout", "1s"]
+        let p = try CLIProcess(["publish", room, "-q", "--retry-for", "10s"] + address)
+        p.write(Array("one\n".utf8))
+        try waitUntil("one is archived", timeout: 10) { (try own.run("ZCARD", "\(room):archive").integer ?? 0) == 1 }
+        try own.pause()
+        p.write(Array("two\n".utf8))
+        usleep(2_000_000)
+        try own.resume()
+        p.write(Array("three\n".utf8))
+        p.closeInput()
+        let r = p.wait(timeout: 30)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("was lost"), r.stderr)
+        XCTAssertEqual(sub.finish(), ["one", "two", "three"])
+        XCTAssertEqual(try archivedMessages(own, key: "\(room):archive"), ["one", "two", "three"])
+
+        let q = try CLIProcess(["publish", room, "-q", "--retry-for", "2s"] + address)
+        q.write(Array("four\n".utf8))
+        try waitUntil("four is archived", timeout: 10) { (try own.run("ZCARD", "\(room):archive").integer ?? 0) == 4 }
+        try own.pause()
+        defer { try? own.resume() }
+        let started = Date()
+        q.write(Array("five\n".utf8))
+        let gaveUp = q.wait(timeout: 30)
+        let took = Date().timeIntervalSince(started)
+        XCTAssertEqual(gaveUp.status, 69, gaveUp.stderr)
+        XCTAssertGreaterThan(took, 2.9, "--timeout then --retry-for")
+        XCTAssertLessThan(took, 8, "about --timeout + --retry-for (+ one more --timeout)")
+        XCTAssertTrue(gaveUp.stderr.hasPrefix("roomwarden: Redis at 127.0.0.1:\(own.port) did not answer for 1s while publishing to \(room)"), gaveUp.stderr)
+        XCTAssertTrue(gaveUp.stderr.contains("not back within --retry-for 2s"), gaveUp.stderr)
+        XCTAssertTrue(gaveUp.stderr.contains("1 line published and archived; line 2 in doubt"), gaveUp.stderr)
+    }
+
     /// The server goes away for good: after --retry-for, exit 69 with the
     /// count and the resume line.
     func testServerGoneForLongerThanRetryForExits69() throws {
@@ -308,7 +350,7 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(r.status, 69, r.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 10, "gave up after about --retry-for")
         XCTAssertTrue(r.stderr.contains("publishing to room:gone"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("within --retry-for 1s"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("not back within --retry-for 1s"), r.stderr)
         XCTAssertTrue(r.stderr.contains("1 line published and archived"), r.stderr)
         XCTAssertEqual(resumeLine(r.stderr), 2, r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
@@ -326,7 +368,8 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(r.status, 69, r.stderr)
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.9, "it retried for --retry-for")
         XCTAssertGreaterThan(proxy.counters.linksAccepted, 2, "\(proxy.counters)")
-        XCTAssertTrue(r.stderr.contains("before publishing to room:early; nothing was published"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("before publishing to room:early"), r.stderr)
+        XCTAssertTrue(r.stderr.hasSuffix("; not back within --retry-for 1s; nothing was published\n"), r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
         proxy.cutEvery(bytes: nil)
         XCTAssertEqual(try roomwarden(["publish", "room:early", "hi", "-p", String(proxy.port)]).status, 0)

@@ -161,6 +161,43 @@ final class StatsTests: XCTestCase {
         XCTAssertTrue(blind.stderr.contains("NOPERM"), blind.stderr)
     }
 
+    /// #10: one archive holding +inf, -inf or -1e16 crashed stats over all
+    /// rooms. Its room shows no last time; every other room is as always.
+    func testScoresThatAreNoTimeSpareTheOtherRooms() throws {
+        try archive("room:good", agesMs: [1000])
+        try Self.own.run("ZADD", "room:inf:archive", "+inf", "x")
+        try Self.own.run("ZADD", "room:ninf:archive", "-inf", "y")
+        try Self.own.run("ZADD", "room:neg:archive", "-1e16", "z")
+        let obj = try report()
+        let good = try XCTUnwrap(room(obj, "room:good"))
+        XCTAssertEqual(good["archived"] as? Int, 1)
+        XCTAssertEqual(good["messages"] as? [String: Int], ["1m": 1, "1h": 1, "24h": 1])
+        XCTAssertLessThan(abs(Int64(Date().timeIntervalSince1970 * 1000) - 1000 - ((good["last_ts"] as? NSNumber)?.int64Value ?? 0)), 5_000)
+        for name in ["room:inf", "room:ninf", "room:neg"] {
+            let r = try XCTUnwrap(room(obj, name), name)
+            XCTAssertEqual(r["archived"] as? Int, 1, name)
+            XCTAssertEqual(r["messages"] as? [String: Int], ["1m": 0, "1h": 0, "24h": 0], "\(name): an entry with no time is in no window")
+            XCTAssertTrue(r["last_ts"] is NSNull, name)
+            XCTAssertTrue(r["last_time"] is NSNull, name)
+        }
+        XCTAssertEqual(room(obj, "room:neg")?["note"] as? String, "newest score -1e+16 is no time")
+        let text = try stats(["--sort", "name"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+        XCTAssertTrue(text.text.contains("room:good"), text.text)
+    }
+
+    /// #10: a user who may not read the archive keys gets the server's
+    /// NOPERM line and exit 77, not a report of unknowns.
+    func testAUserWhoMayNotReadTheArchivesExits77() throws {
+        try archive("room:a", agesMs: [1000])
+        try Self.own.run("ACL", "SETUSER", "nokeys", "on", ">pw", "resetkeys", "&*", "+@all")
+        let r = try stats(["--user", "nokeys"], env: ["REDISCLI_AUTH": "pw"])
+        XCTAssertEqual(r.status, 77, r.stderr)
+        XCTAssertEqual(r.text, "")
+        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("NOPERM"), r.stderr)
+    }
+
     func testTextTableFitsTheTerminal() throws {
         try archive("room:" + String(repeating: "very-long-room-name-", count: 5), agesMs: [1000])
         try archive("room:short", agesMs: [1000, 2000])

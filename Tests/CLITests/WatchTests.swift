@@ -124,6 +124,21 @@ final class WatchTests: XCTestCase {
         XCTAssertEqual(r.lines.map { line -> String in String(line.split(separator: " ", maxSplits: 2).last ?? "") }, ["keep 1", "keep 2"])
     }
 
+    func testGrepSpeaksGrepE() throws {
+        let room = freshRoom()
+        let p = try startWatch(["\(room)*", "--grep", #"\<(deploy|rollback)\>|^[[:digit:]]{4}$"#, "-i", "-n", "3", "--format", "{message}"])
+        for m in ["redeployed quietly", "We DEPLOY at 5", "12345", "rollback done", "1432"] {
+            try server.publish(room, Array(m.utf8))
+        }
+        let r = p.wait()
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines, ["We DEPLOY at 5", "rollback done", "1432"])
+        let bad = try rw(["watch", "--grep", "a{1"])
+        XCTAssertEqual(bad.status, 64)
+        XCTAssertTrue(bad.stderr.contains("grep -E"), bad.stderr)
+        XCTAssertEqual(try rw(["watch", "-i"]).status, 64, "-i without --grep")
+    }
+
     func testCountExitsAfterExactlyN() throws {
         let room = freshRoom()
         let p = try startWatch(["\(room)*", "--count", "3"])

@@ -25,10 +25,7 @@ public final class ReplyParser {
     public func next() throws(RedisError) -> Reply? {
         var raw: UnsafeMutableRawPointer?
         if redisReaderGetReply(reader, &raw) != REDIS_OK {
-            let text = withUnsafeBytes(of: &reader.pointee.errstr) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            throw .protocolError(text)
+            throw .protocolError(ErrorText.of(reader.pointee.errstr))
         }
         guard let raw else { return nil }
         defer { freeReplyObject(raw) }
@@ -38,7 +35,7 @@ public final class ReplyParser {
     /// The next complete reply read as subscription traffic.
     public func nextEvent() throws(RedisError) -> SubscriptionEvent? {
         var raw: UnsafeMutableRawPointer?
-        if redisReaderGetReply(reader, &raw) != REDIS_OK { throw .protocolError("bad protocol") }
+        if redisReaderGetReply(reader, &raw) != REDIS_OK { throw .protocolError(ErrorText.of(reader.pointee.errstr)) }
         guard let raw else { return nil }
         defer { freeReplyObject(raw) }
         return SubscriptionEvent(decoding: raw.assumingMemoryBound(to: redisReply.self))

@@ -8,6 +8,10 @@ public struct CommandBatch: Sendable {
     public private(set) var bytes: [UInt8] = []
     /// How many commands are in the batch.
     public private(set) var count = 0
+    /// The position of the first command that puts a connection in
+    /// subscribed mode (`SUBSCRIBE` ...), if any: it and every command after
+    /// it are answered as subscription traffic, not as replies.
+    public private(set) var firstSubscription: Int?
     private var expected = 0
     private var given = 0
 
@@ -20,6 +24,7 @@ public struct CommandBatch: Sendable {
         count = 0
         expected = 0
         given = 0
+        firstSubscription = nil
     }
 
     /// Starts a command of `arguments` arguments (the name included).
@@ -48,6 +53,7 @@ public struct CommandBatch: Sendable {
     /// Adds an argument to the command begun last.
     public mutating func argument(_ raw: UnsafeRawBufferPointer) {
         precondition(given < expected, "more arguments than begin() announced")
+        if given == 0, firstSubscription == nil, Command.entersSubscribedMode(raw) { firstSubscription = count - 1 }
         bytes.append(UInt8(ascii: "$"))
         appendDecimal(raw.count)
         bytes.append(0x0D); bytes.append(0x0A)

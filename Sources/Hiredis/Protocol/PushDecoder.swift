@@ -48,7 +48,7 @@ public struct PushDecoder {
                 i = next
                 continue
             }
-            guard let (reply, next) = try value(p, i) else { break }
+            guard let (reply, next) = try value(p, i, depth: 0) else { break }
             replies(reply)
             i = next
         }
@@ -119,8 +119,14 @@ public struct PushDecoder {
         return nil
     }
 
-    /// Any RESP2 value at `i`, or nil if incomplete.
-    static func value(_ p: UnsafeRawBufferPointer, _ i: Int) throws(RedisError) -> (Reply, Int)? {
+    /// Arrays nest at most this deep (the outermost is depth 0), as in
+    /// hiredis' reader ("No support for nested multi bulk replies with
+    /// depth > 7"): deeper input is a protocol error, never a deep recursion
+    /// on a small thread stack.
+    static let maximumDepth = 7
+
+    /// Any RESP2 value at `i` nested `depth` arrays deep, or nil if incomplete.
+    static func value(_ p: UnsafeRawBufferPointer, _ i: Int, depth: Int) throws(RedisError) -> (Reply, Int)? {
         guard i < p.count else { return nil }
         switch p[i] {
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
@@ -137,12 +143,15 @@ public struct PushDecoder {
             _ = start
             return (.bulk(Array(UnsafeRawBufferPointer(rebasing: p[s..<(s + l)]))), next)
         case UInt8(ascii: "*"):
+            guard depth <= maximumDepth else {
+                throw .protocolError("No support for nested multi bulk replies with depth > \(maximumDepth)")
+            }
             guard let (n, start) = try integerLine(p, i + 1) else { return nil }
             if n < 0 { return (.array(nil), start) }
             var items: [Reply] = []
             var j = start
             for _ in 0..<n {
-                guard let (item, next) = try value(p, j) else { return nil }
+                guard let (item, next) = try value(p, j, depth: depth + 1) else { return nil }
                 items.append(item)
                 j = next
             }

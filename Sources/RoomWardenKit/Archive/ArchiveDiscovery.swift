@@ -24,73 +24,82 @@ public enum ArchiveDiscovery {
     public static func isPattern(_ text: String) -> Bool { !Glob(text).isLiteral }
 
     /// The rooms the targets (channels or patterns) name, sorted by channel.
+    /// A refused SCAN or TYPE (NOPERM) is the server's error, exit 77: a
+    /// key the user may not read is not a key that does not exist.
     public static func rooms(_ connection: Connection, targets: [String], template: ArchiveKeyTemplate) throws(RoomWardenError) -> [ArchivedRoom] {
+        try rooms(.single(connection), targets: targets, template: template)
+    }
+
+    /// The rooms the targets name on any topology: patterns are SCANned on
+    /// every primary (on a cluster, each holds its own slots' keys), and
+    /// each key's TYPE is asked of the node that holds it, one pipeline per
+    /// node. Sorted by channel.
+    public static func rooms(_ topology: Topology, targets: [String], template: ArchiveKeyTemplate) throws(RoomWardenError) -> [ArchivedRoom] {
         var keys: [[UInt8]] = []
         var seen = Set<[UInt8]>()
         for target in targets {
             let bytes = Array(target.utf8)
             if isPattern(target) {
                 let glob = Glob(bytes)
-                for key in try scan(connection, match: template.scanPattern(for: bytes)) {
-                    // The key template's * may span more than the pattern meant.
-                    guard let channel = template.channel(ofKey: key), glob.matches(channel) else { continue }
-                    if seen.insert(key).inserted { keys.append(key) }
+                let match = template.scanPattern(for: bytes)
+                try topology.forEachPrimary(doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))") { (connection) throws(RedisError) in
+                    for key in try connection.scanAll(match: match).keys {
+                        // The key template's * may span more than the pattern meant.
+                        guard let channel = template.channel(ofKey: key), glob.matches(channel) else { continue }
+                        if seen.insert(key).inserted { keys.append(key) }
+                    }
                 }
             } else {
                 let key = template.key(for: bytes)
                 if seen.insert(key).inserted { keys.append(key) }
             }
         }
-        let types = try pipelined(connection, keys.map { [Array("TYPE".utf8), $0] }, doing: "reading key types")
         var rooms: [ArchivedRoom] = []
-        for (key, reply) in zip(keys, types) {
-            let type = reply.string ?? "none"
-            let kind: ArchivedRoom.Kind
-            switch type {
-            case "zset": kind = .sortedSet
-            case "list": kind = .list
-            case "none": kind = .missing
-            default: kind = .other(type)
+        for (connection, group) in try byNode(keys, topology) {
+            let types = try connection.pipeline(group.map { .type(key: $0) }, doing: "reading key types")
+            for (key, reply) in zip(group, types) {
+                rooms.append(try room(key, type: reply, at: connection.endpoint, template: template))
             }
-            rooms.append(ArchivedRoom(channel: template.channel(ofKey: key) ?? key, key: key, kind: kind))
         }
         return rooms.sorted { $0.channel.lexicographicallyPrecedes($1.channel) }
     }
 
-    /// Every key matching `match`, by SCAN (never KEYS).
-    public static func scan(_ connection: Connection, match: [UInt8]) throws(RoomWardenError) -> [[UInt8]] {
-        var cursor: [UInt8] = Array("0".utf8)
-        var keys: [[UInt8]] = []
-        repeat {
-            let reply: Reply
-            do {
-                reply = try connection.command([Array("SCAN".utf8), cursor, Array("MATCH".utf8), match, Array("COUNT".utf8), Array("1000".utf8)])
-            } catch {
-                throw RoomWardenError.from(error, doing: "SCAN", endpoint: connection.endpoint)
+    /// The keys grouped by the connection to the node holding them, in the
+    /// order each node first comes up.
+    static func byNode(_ keys: [[UInt8]], _ topology: Topology) throws(RoomWardenError) -> [(Connection, [[UInt8]])] {
+        var groups: [(Connection, [[UInt8]])] = []
+        var index: [ObjectIdentifier: Int] = [:]
+        for key in keys {
+            let connection = try topology.connection(forKey: key)
+            if let i = index[ObjectIdentifier(connection)] {
+                groups[i].1.append(key)
+            } else {
+                index[ObjectIdentifier(connection)] = groups.count
+                groups.append((connection, [key]))
             }
-            if let line = reply.errorMessage {
-                throw RoomWardenError.from(.server(line), doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))", endpoint: connection.endpoint)
-            }
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].bytes, let found = parts[1].elements else {
-                throw .failure("unexpected SCAN reply from \(connection.endpoint)")
-            }
-            keys += found.compactMap { $0.bytes }
-            cursor = next
-        } while cursor != Array("0".utf8)
-        return keys
+        }
+        return groups
     }
 
-    /// Sends commands in one pipeline and returns their replies; a server
-    /// error in a reply is left to the caller.
-    public static func pipelined(_ connection: Connection, _ commands: [[[UInt8]]], doing: String) throws(RoomWardenError) -> [Reply] {
-        guard !commands.isEmpty else { return [] }
-        var batch = CommandBatch()
-        for c in commands { batch.add(c) }
+    /// A key and its TYPE reply as a room.
+    private static func room(_ key: [UInt8], type reply: Reply, at endpoint: Endpoint, template: ArchiveKeyTemplate) throws(RoomWardenError) -> ArchivedRoom {
+        let type = try reply.checked(doing: "reading the type of '\(String(decoding: key, as: UTF8.self))'", at: endpoint)
+        let kind: ArchivedRoom.Kind
+        switch type.string ?? "none" {
+        case "zset": kind = .sortedSet
+        case "list": kind = .list
+        case "none": kind = .missing
+        case let other: kind = .other(other)
+        }
+        return ArchivedRoom(channel: template.channel(ofKey: key) ?? key, key: key, kind: kind)
+    }
+
+    /// Every key matching `match`, by SCAN (never KEYS).
+    public static func scan(_ connection: Connection, match: [UInt8]) throws(RoomWardenError) -> [[UInt8]] {
         do {
-            try connection.append(batch)
-            return try connection.readReplies(commands.count)
+            return try connection.scanAll(match: match).keys
         } catch {
-            throw RoomWardenError.from(error, doing: doing, endpoint: connection.endpoint)
+            throw RoomWardenError.from(error, doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))", endpoint: connection.endpoint)
         }
     }
 }

@@ -29,7 +29,7 @@ struct EnvelopeFields {
 
 /// Reads the flat JSON object of an envelope straight from bytes. Returns
 /// nil for anything that is not an envelope (then the member is a raw
-/// payload): not an object, no integer `ts`, or neither `message` nor
+/// payload): not an object, no numeric `ts`, or neither `message` nor
 /// `message_base64`.
 enum EnvelopeDecoder {
     static func decode(_ p: UnsafeRawBufferPointer, text: inout [UInt8]) -> EnvelopeFields? {
@@ -62,7 +62,7 @@ enum EnvelopeDecoder {
                     else if equal(k, "from") { f.from = value }
                 }
             } else if let k = keyBytes, equal(k, "ts") {
-                guard let v = integer(p, &i, end) else { return nil }
+                guard let v = timestamp(p, &i, end) else { return nil }
                 f.ts = v
             } else {
                 guard skipValue(p, &i, end, text: &text) else { return nil }
@@ -90,20 +90,44 @@ enum EnvelopeDecoder {
         while i < end, isSpace(p[i]) { i += 1 }
     }
 
-    private static func integer(_ p: UnsafeRawBufferPointer, _ i: inout Int, _ end: Int) -> Int64? {
+    /// The `ts` number at `i`, in Unix ms. An integer is milliseconds (up to
+    /// 18 digits); a number with a fraction or exponent (`1763762245.123`,
+    /// what Python's `time.time()` gives) is read as a score is with
+    /// `--score-unit auto`: below 1e11 seconds, otherwise milliseconds. nil
+    /// for anything else, or a time beyond ±1e18 ms.
+    private static func timestamp(_ p: UnsafeRawBufferPointer, _ i: inout Int, _ end: Int) -> Int64? {
+        let start = i
         var negative = false
         if i < end, p[i] == UInt8(ascii: "-") { negative = true; i += 1 }
         var v: Int64 = 0
         var digits = 0
-        while i < end, p[i] >= 0x30, p[i] <= 0x39, digits < 18 {
-            v = v * 10 + Int64(p[i] - 0x30)
+        while i < end, p[i] >= 0x30, p[i] <= 0x39 {
+            if digits < 18 { v = v * 10 + Int64(p[i] - 0x30) }
             digits += 1
             i += 1
         }
         guard digits > 0 else { return nil }
-        // A fraction or exponent: not the integer ms an envelope has.
-        if i < end, p[i] == UInt8(ascii: ".") || p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") { return nil }
-        return negative ? -v : v
+        let isInteger = i == end || (p[i] != UInt8(ascii: ".") && p[i] != UInt8(ascii: "e") && p[i] != UInt8(ascii: "E"))
+        if isInteger { return digits <= 18 ? (negative ? -v : v) : nil }
+        // JSON's fraction and exponent, checked before Double reads them.
+        if p[i] == UInt8(ascii: ".") {
+            i += 1
+            let from = i
+            while i < end, p[i] >= 0x30, p[i] <= 0x39 { i += 1 }
+            guard i > from else { return nil }
+        }
+        if i < end, p[i] == UInt8(ascii: "e") || p[i] == UInt8(ascii: "E") {
+            i += 1
+            if i < end, p[i] == UInt8(ascii: "+") || p[i] == UInt8(ascii: "-") { i += 1 }
+            let from = i
+            while i < end, p[i] >= 0x30, p[i] <= 0x39 { i += 1 }
+            guard i > from else { return nil }
+        }
+        guard i - start <= 64, let number = Double(String(decoding: UnsafeRawBufferPointer(rebasing: p[start..<i]), as: UTF8.self)),
+              number.isFinite else { return nil }
+        let ms = (number < 1e11 ? number * 1000 : number).rounded()
+        guard ms.magnitude <= 1e18 else { return nil }
+        return Int64(ms)
     }
 
     /// A JSON string at `i` (its opening quote): where its bytes are,

@@ -1,4 +1,3 @@
-import Foundation
 import Hiredis
 
 /// A parsed `redis://[user[:pass]@]host[:port][/db]` or
@@ -12,67 +11,84 @@ public struct RedisURL: Sendable, Equatable {
     public init(parsing text: String) throws(RoomWardenError) {
         let safe = RedisURL.redacted(text)
         if text.hasPrefix("rediss://") {
-            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see README, 'TLS')")
+            throw .usage("rediss:// (TLS) is not supported: hiredis 0.14 has no TLS; reach the server through a local stunnel (see TLS in 'man roomwarden')")
         }
-        if text.hasPrefix("unix://") {
-            var rest = Substring(text.dropFirst("unix://".count))
-            var query = ""
-            if let q = rest.firstIndex(of: "?") {
-                query = String(rest[rest.index(after: q)...])
-                rest = rest[..<q]
-            }
-            if let at = rest.lastIndex(of: "@") {
-                try RedisURL.userInfo(rest[..<at], into: &user, &password)
-                rest = rest[rest.index(after: at)...]
-            }
+        let isUnix = text.hasPrefix("unix://")
+        guard isUnix || text.hasPrefix("redis://") else {
+            throw .usage("bad URL '\(safe)': use redis://[user[:password]@]host[:port][/db], unix:///path.sock[?db=N] or \(SentinelURL.form)")
+        }
+        var rest = Substring(text.dropFirst(isUnix ? "unix://".count : "redis://".count))
+        // The user information runs to the last @: a password may hold / ? or #.
+        if let at = rest.lastIndex(of: "@"), !(isUnix && rest.hasPrefix("/")) {
+            RedisURL.userInfo(rest[..<at], into: &user, &password)
+            rest = rest[rest.index(after: at)...]
+        }
+        var query: Substring = ""
+        if let q = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: q)...]
+            rest = rest[..<q]
+        }
+        if isUnix {
             guard rest.hasPrefix("/") else {
                 throw .usage("bad URL '\(safe)': a unix socket URL is unix:///path/to/redis.sock[?db=N]")
             }
             endpoint = .unix(path: String(rest))
-            for pair in query.split(separator: "&") {
-                let kv = pair.split(separator: "=", maxSplits: 1).map(String.init)
-                if kv.count == 2, kv[0] == "db" {
-                    guard let n = Int(kv[1]), n >= 0 else { throw .usage("bad URL '\(safe)': db must be a number") }
-                    db = n
-                } else if kv.count == 2, kv[0] == "password" {
-                    password = RedisURL.percentDecoded(kv[1])
-                } else {
-                    throw .usage("bad URL '\(safe)': unknown parameter '\(kv[0])' (only db and password)")
-                }
+        } else {
+            db = try RedisURL.dbPath(&rest, safe)
+            endpoint = try RedisURL.hostAndPort(rest, safe)
+        }
+        for pair in query.split(separator: "&") {
+            guard let eq = pair.firstIndex(of: "=") else {
+                throw .usage("bad URL '\(safe)': a parameter without a value: use db=N or password=...")
             }
-            return
-        }
-        guard text.hasPrefix("redis://") else {
-            throw .usage("bad URL '\(safe)': use redis://[user[:password]@]host[:port][/db] or unix:///path.sock[?db=N]")
-        }
-        var rest = Substring(text.dropFirst("redis://".count))
-        if let slash = rest.firstIndex(of: "/") {
-            let dbText = rest[rest.index(after: slash)...]
-            if !dbText.isEmpty {
-                guard let n = Int(dbText), n >= 0 else { throw .usage("bad URL '\(safe)': the path must be a db number") }
+            let value = pair[pair.index(after: eq)...]
+            switch pair[..<eq] {
+            case "db":
+                guard let n = Int(value), n >= 0 else { throw .usage("bad URL '\(safe)': db must be a number") }
+                if let db, db != n { throw .usage("bad URL '\(safe)': two db numbers (/\(db) and db=\(n)): give one") }
                 db = n
+            case "password":
+                let p = RedisURL.percentDecoded(String(value))
+                password = p.isEmpty ? nil : p
+            default:
+                throw .usage("bad URL '\(safe)': unknown parameter '\(pair[..<eq])' (only db and password)")
             }
-            rest = rest[..<slash]
         }
-        if let at = rest.lastIndex(of: "@") {
-            try RedisURL.userInfo(rest[..<at], into: &user, &password)
-            rest = rest[rest.index(after: at)...]
-        }
+    }
+
+    /// `host`, `host:port`, `:port`, `[v6]` or `[v6]:port`; 127.0.0.1:6379 by default.
+    private static func hostAndPort(_ text: Substring, _ safe: String) throws(RoomWardenError) -> Endpoint {
+        var rest = text
         var host = "127.0.0.1"
         var port = 6379
         if rest.hasPrefix("[") {  // [::1]:6379
             guard let close = rest.firstIndex(of: "]") else { throw .usage("bad URL '\(safe)': unclosed [") }
             host = String(rest[rest.index(after: rest.startIndex)..<close])
             rest = rest[rest.index(after: close)...]
-            if rest.hasPrefix(":") { rest = rest.dropFirst() } else { rest = "" }
-            if !rest.isEmpty { port = try RedisURL.port(rest, safe) }
+            if rest.hasPrefix(":") {
+                port = try RedisURL.port(rest.dropFirst(), safe)
+            } else if !rest.isEmpty {
+                throw .usage("bad URL '\(safe)': after [\(host)] comes :PORT, /DB or ?db=N, nothing else")
+            }
         } else if let colon = rest.lastIndex(of: ":") {
             if colon != rest.startIndex { host = String(rest[..<colon]) }
             port = try RedisURL.port(rest[rest.index(after: colon)...], safe)
         } else if !rest.isEmpty {
             host = String(rest)
         }
-        endpoint = .tcp(host: host, port: port)
+        return .tcp(host: host, port: port)
+    }
+
+    /// Takes a `/db` path off the end of `rest` (the part after the
+    /// host): its number, or nil when there is no path or it is empty.
+    /// Shared by redis:// and redis-sentinel:// URLs.
+    static func dbPath(_ rest: inout Substring, _ safe: String) throws(RoomWardenError) -> Int? {
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let dbText = rest[rest.index(after: slash)...]
+        rest = rest[..<slash]
+        guard !dbText.isEmpty else { return nil }
+        guard let n = Int(dbText), n >= 0 else { throw .usage("bad URL '\(safe)': the path must be a db number") }
+        return n
     }
 
     private static func port(_ s: Substring, _ safe: String) throws(RoomWardenError) -> Int {
@@ -82,31 +98,71 @@ public struct RedisURL: Sendable, Equatable {
         return p
     }
 
-    private static func userInfo(_ info: Substring, into user: inout String?, _ password: inout String?) throws(RoomWardenError) {
+    static func userInfo(_ info: Substring, into user: inout String?, _ password: inout String?) {
         if let colon = info.firstIndex(of: ":") {
             let u = percentDecoded(String(info[..<colon]))
             user = u.isEmpty ? nil : u
-            password = percentDecoded(String(info[info.index(after: colon)...]))
+            let p = percentDecoded(String(info[info.index(after: colon)...]))
+            password = p.isEmpty ? nil : p
         } else if !info.isEmpty {
             // redis://secret@host is how many clients spell a password alone.
             password = percentDecoded(String(info))
         }
     }
 
-    /// The URL with any user information replaced, safe to print.
+    /// The text with every secret a URL can hold replaced by `***`,
+    /// however malformed it is: everything up to the last `@` after the
+    /// scheme (user information, even with a `/` or `?` in the password);
+    /// the value of every query parameter but a numeric `db` (`password=`,
+    /// `sentinel_password=`, any misspelling); and, outside unix:// URLs, a
+    /// port or db path that is not a number (`redis://:secret` lacks its @).
+    /// Safe to print.
     public static func redacted(_ text: String) -> String {
-        guard let scheme = text.range(of: "://") else { return text }
-        let afterScheme = text[scheme.upperBound...]
-        let hostEnd = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? afterScheme.endIndex
-        var out = text
-        if let at = afterScheme[..<hostEnd].lastIndex(of: "@") {
-            out = String(text[..<scheme.upperBound]) + "***@" + String(text[text.index(after: at)...])
+        var rest = Substring(text)
+        var out = ""
+        if let scheme = rest.firstRange(of: "://") {
+            out += rest[..<scheme.upperBound]
+            rest = rest[scheme.upperBound...]
         }
-        if let q = out.range(of: "password=") {
-            let end = out[q.upperBound...].firstIndex(of: "&") ?? out.endIndex
-            out.replaceSubrange(q.upperBound..<end, with: "***")
+        let isUnix = out == "unix://"
+        if let at = rest.lastIndex(of: "@") {
+            out += "***@"
+            let inQuery = rest[..<at].contains("?")
+            rest = rest[rest.index(after: at)...]
+            if inQuery {
+                // The @ may have been inside a query value (?password=a@b):
+                // the rest of that value goes too.
+                out += "***"
+                rest = rest[(rest.firstIndex(of: "&") ?? rest.endIndex)...]
+                return out + rest.split(separator: "&", omittingEmptySubsequences: false).map(redactedParameter).joined(separator: "&")
+            }
         }
-        return out
+        let q = rest.firstIndex(of: "?") ?? rest.endIndex
+        out += isUnix ? String(rest[..<q]) : redactedAuthorityAndPath(rest[..<q])
+        guard q < rest.endIndex else { return out }
+        let pairs = rest[rest.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false)
+        return out + "?" + pairs.map(redactedParameter).joined(separator: "&")
+    }
+
+    /// `host:port/db` with a port or db that is not a number as `***`.
+    private static func redactedAuthorityAndPath(_ text: Substring) -> String {
+        let slash = text.firstIndex(of: "/") ?? text.endIndex
+        var authority = String(text[..<slash])
+        let afterBracket = authority.lastIndex(of: "]").map { authority.index(after: $0) } ?? authority.startIndex
+        if let colon = authority[afterBracket...].lastIndex(of: ":"), Int(authority[authority.index(after: colon)...]) == nil {
+            authority = authority[...colon] + "***"
+        }
+        let path = text[slash...].dropFirst()
+        if slash == text.endIndex { return authority }
+        return authority + "/" + (path.isEmpty || Int(path) != nil ? String(path) : "***")
+    }
+
+    /// `db=N` as it is; any other `key=value` as `key=***`; a bare word as `***`.
+    private static func redactedParameter(_ pair: Substring) -> String {
+        guard let eq = pair.firstIndex(of: "=") else { return pair.isEmpty ? "" : "***" }
+        let key = pair[..<eq]
+        return key == "db" && pair[pair.index(after: eq)...].allSatisfy(\.isASCII) && Int(pair[pair.index(after: eq)...]) != nil
+            ? String(pair) : "\(key)=***"
     }
 
     static func percentDecoded(_ s: String) -> String {

@@ -27,19 +27,29 @@ public struct HistoryOptions: Sendable {
 
 /// Streams archives by time window, merged across rooms in time order,
 /// page by page with a score cursor: constant memory, short server calls.
+///
+/// On a Redis Cluster each archive is read from the primary that owns it
+/// (named rooms too, whichever node the user named) and patterns are
+/// SCANned on every primary; behind sentinels, from the master.
 public final class HistoryReader {
-    private let connection: Connection
+    private let topology: Topology
     private let options: HistoryOptions
     private var formatter: MessageFormatter
     private let sink: OutputSink
-    /// Called for every message printed (history --follow remembers them).
+    /// Called on the calling thread of `run()` for every message printed
+    /// (history --follow remembers them). The view points into the page
+    /// being printed and lives only during the call: keep a copy of what
+    /// you need.
     public var printed: ((MessageView) -> Void)?
     private var scratch = EnvelopeScratch()
     /// Checked between pages: a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
 
-    public init(connection: Connection, options: HistoryOptions, formatter: MessageFormatter, sink: OutputSink) {
-        self.connection = connection
+    /// Pipelined page requests, one queue per node.
+    private var fetchers: [ObjectIdentifier: PageFetcher] = [:]
+
+    public init(topology: Topology, options: HistoryOptions, formatter: MessageFormatter, sink: OutputSink) {
+        self.topology = topology
         self.options = options
         self.formatter = formatter
         self.sink = sink
@@ -47,7 +57,7 @@ public final class HistoryReader {
 
     /// Prints the window.
     public func run() throws(RoomWardenError) {
-        let rooms = try ArchiveDiscovery.rooms(connection, targets: options.targets, template: options.template)
+        let rooms = try ArchiveDiscovery.rooms(topology, targets: options.targets, template: options.template)
         for room in rooms {
             switch room.kind {
             case .other(let type):
@@ -75,7 +85,9 @@ public final class HistoryReader {
     /// prints the N it kept oldest first (unless --reverse).
     private func merge(_ rooms: [ArchivedRoom], remaining: inout Int) throws(RoomWardenError) {
         let newestFirst = options.reverse || options.last != nil
-        let fetcher = PageFetcher(connection: connection)
+        // Pages still on their way when the merge has enough are given up,
+        // so that their replies are never read as anything else's.
+        defer { for fetcher in fetchers.values { fetcher.cancelAll() } }
         let perRoom = max(50, min(options.pageSize, 200_000 / max(rooms.count, 1)))
         // --last without --reverse keeps the newest N and prints them
         // oldest first, then --limit applies to what it prints.
@@ -83,23 +95,22 @@ public final class HistoryReader {
         let want = keepingLast ? options.last ?? .max : min(options.last ?? .max, remaining)
         var streams: [RoomStream] = []
         for room in rooms {
-            let seconds = try scoresAreSeconds(room.key)
-            streams.append(RoomStream(room: room, seconds: seconds, options: options, newestFirst: newestFirst,
-                                      pageSize: min(perRoom, want), fetcher: fetcher))
+            streams.append(RoomStream(room: room, unit: try unit(of: room.key), options: options, newestFirst: newestFirst,
+                                      pageSize: min(perRoom, want), fetcher: try fetcher(for: room.key)))
         }
         for s in streams { try s.request() }
         var heap = StreamHeap(newestFirst: newestFirst)
         for (i, s) in streams.enumerated() where try s.fill() { heap.push(i, s.headOrder) }
-        var kept: [(member: [UInt8], score: Double, unit: ScoreUnit, stream: Int)] = []
+        var kept: [(member: [UInt8], score: Double, stream: Int)] = []
         var taken = 0
         while taken < want, let i = heap.pop() {
             let s = streams[i]
             taken += 1
             if keepingLast {
-                try s.withHead { (member, score) throws(RoomWardenError) in kept.append((Array(member), score, s.unit(options.scoreUnit), i)) }
+                try s.withHead { (member, score) throws(RoomWardenError) in kept.append((Array(member), score, i)) }
             } else {
                 try s.withHead { (member, score) throws(RoomWardenError) in
-                    try emit(member, score: score, unit: s.unit(options.scoreUnit), channel: s.room.channel)
+                    try emit(member, score: score, unit: s.unit, channel: s.room.channel)
                 }
                 remaining -= 1
             }
@@ -108,23 +119,28 @@ public final class HistoryReader {
             if try s.fill() { heap.push(i, s.headOrder) }
         }
         for entry in kept.reversed() where remaining > 0 {
-            try emit(entry.member, score: entry.score, unit: entry.unit, channel: streams[entry.stream].room.channel)
+            let s = streams[entry.stream]
+            try emit(entry.member, score: entry.score, unit: s.unit, channel: s.room.channel)
             remaining -= 1
         }
     }
 
-    /// `--score-unit auto` decides per key: seconds if its newest score is
-    /// below 1e11.
-    private func scoresAreSeconds(_ key: [UInt8]) throws(RoomWardenError) -> Bool {
-        switch options.scoreUnit {
-        case .seconds: return true
-        case .milliseconds: return false
-        case .auto:
-            let reply = try ArchiveDiscovery.pipelined(connection, [[Array("ZRANGE".utf8), key, Array("-1".utf8), Array("-1".utf8), Array("WITHSCORES".utf8)]], doing: "reading \(name(key))")[0]
-            if let line = reply.errorMessage { throw RoomWardenError.from(.server(line), doing: "reading '\(name(key))'", endpoint: connection.endpoint) }
-            guard let parts = reply.elements, parts.count == 2, let s = parts[1].string, let score = Double(s) else { return false }
-            return score < 1e11
-        }
+    /// The page queue of the node holding `key`.
+    private func fetcher(for key: [UInt8]) throws(RoomWardenError) -> PageFetcher {
+        let connection = try topology.connection(forKey: key)
+        if let known = fetchers[ObjectIdentifier(connection)] { return known }
+        let made = PageFetcher(connection: connection)
+        fetchers[ObjectIdentifier(connection)] = made
+        return made
+    }
+
+    /// The unit of an archive's scores: `--score-unit`, or for `auto` the
+    /// unit its newest timed entry says (ScoreUnit decides).
+    private func unit(of key: [UInt8]) throws(RoomWardenError) -> ScoreUnit {
+        guard options.scoreUnit == .auto else { return options.scoreUnit }
+        let reply = try topology.connection(forKey: key).checked(.newestFiniteEntry(key: key), doing: "reading '\(name(key))'")
+        guard let parts = reply.elements, parts.count == 2, let text = parts[1].string else { return options.scoreUnit.resolved(newestScore: nil) }
+        return options.scoreUnit.resolved(newestScore: Double(text))
     }
 
     /// Formats one member: an envelope's fields, or the raw member.
@@ -136,8 +152,7 @@ public final class HistoryReader {
         try sink.flushIfFull()
     }
 
-    private func emit(_ member: [UInt8], score: Double?, unit: ScoreUnit? = nil, channel: [UInt8]) throws(RoomWardenError) {
-        let unit = unit ?? options.scoreUnit
+    private func emit(_ member: [UInt8], score: Double?, unit: ScoreUnit, channel: [UInt8]) throws(RoomWardenError) {
         let result = member.withUnsafeBytes { m in
             Result { () throws(RoomWardenError) in try emit(m, score: score, unit: unit, channel: channel) }
         }
@@ -163,7 +178,7 @@ public final class HistoryReader {
                 start = stop + 1
             }
             for e in (options.reverse ? entries : entries.reversed()) where want > 0 {
-                try emit(e, score: nil, channel: room.channel)
+                try emit(e, score: nil, unit: options.scoreUnit, channel: room.channel)
                 want -= 1
                 remaining -= 1
             }
@@ -179,7 +194,7 @@ public final class HistoryReader {
                 members = try lrange(room.key, -(offset + page), -(offset + 1)).reversed()
             }
             for m in members where want > 0 {
-                try emit(m, score: nil, channel: room.channel)
+                try emit(m, score: nil, unit: options.scoreUnit, channel: room.channel)
                 want -= 1
                 remaining -= 1
             }
@@ -189,8 +204,7 @@ public final class HistoryReader {
     }
 
     private func lrange(_ key: [UInt8], _ start: Int, _ stop: Int) throws(RoomWardenError) -> [[UInt8]] {
-        let reply = try ArchiveDiscovery.pipelined(connection, [[Array("LRANGE".utf8), key, Array(String(start).utf8), Array(String(stop).utf8)]], doing: "reading \(name(key))")[0]
-        if let line = reply.errorMessage { throw RoomWardenError.from(.server(line), doing: "reading '\(name(key))'", endpoint: connection.endpoint) }
+        let reply = try topology.connection(forKey: key).checked(.lrange(key: key, start: start, stop: stop), doing: "reading '\(name(key))'")
         return reply.elements?.compactMap { $0.bytes } ?? []
     }
 }

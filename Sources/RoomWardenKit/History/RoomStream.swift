@@ -7,12 +7,13 @@ import Hiredis
 /// score seen and how many members at that score were already read.
 final class RoomStream {
     let room: ArchivedRoom
-    let seconds: Bool
+    /// The unit of this archive's scores (never `auto`).
+    let unit: ScoreUnit
     let newestFirst: Bool
     let pageSize: Int
     let fetcher: PageFetcher
-    private var lower: [UInt8]
-    private var upper: [UInt8]
+    private let lower: ScoreBound
+    private let upper: ScoreBound
     private var skip = 0
     private var lastScore: [UInt8] = []
     private var exhausted = false
@@ -25,33 +26,26 @@ final class RoomStream {
     private var current = PackedPage()
     private var index = 0
 
-    init(room: ArchivedRoom, seconds: Bool, options: HistoryOptions, newestFirst: Bool, pageSize: Int, fetcher: PageFetcher) {
+    init(room: ArchivedRoom, unit: ScoreUnit, options: HistoryOptions, newestFirst: Bool, pageSize: Int, fetcher: PageFetcher) {
         self.room = room
-        self.seconds = seconds
+        self.unit = unit
         self.newestFirst = newestFirst
         self.pageSize = pageSize
         self.fetcher = fetcher
-        lower = options.since.map { Array(ScoreUnit.score(forMilliseconds: $0, seconds: seconds).utf8) } ?? Array("-inf".utf8)
-        upper = options.until.map { Array("(\(ScoreUnit.score(forMilliseconds: $0, seconds: seconds))".utf8) } ?? Array("+inf".utf8)
-    }
-
-    /// The unit raw members of this room are read in.
-    func unit(_ asked: ScoreUnit) -> ScoreUnit {
-        asked == .auto ? (seconds ? .seconds : .milliseconds) : asked
+        lower = options.since.map { .inclusive(unit.score(forMilliseconds: $0)) } ?? .negativeInfinity
+        upper = options.until.map { .exclusive(unit.score(forMilliseconds: $0)) } ?? .positiveInfinity
     }
 
     /// Asks for the next page (not waiting for it): from the last score
     /// seen (inclusive), skipping the members already read at that score.
     func request() throws(RoomWardenError) {
         guard !exhausted, !outstanding else { return }
-        let from = lastScore.isEmpty ? (newestFirst ? upper : lower) : lastScore
+        let from = lastScore.isEmpty ? (newestFirst ? upper : lower) : .inclusive(Score(exactly: lastScore))
         let to = newestFirst ? lower : upper
-        var cmd: [[UInt8]] = [Array("ZRANGE".utf8), room.key, from, to, Array("BYSCORE".utf8)]
-        if newestFirst { cmd.append(Array("REV".utf8)) }
-        cmd += [Array("LIMIT".utf8), Array(String(skip).utf8), Array(String(pageSize).utf8), Array("WITHSCORES".utf8)]
         page.removeAll()
         pageArrived = false
-        try fetcher.request(self, cmd)
+        try fetcher.request(self, .zrangeByScore(key: room.key, from: from, to: to, reverse: newestFirst,
+                                                 limit: (skip, pageSize), withScores: true))
         outstanding = true
     }
 
@@ -70,7 +64,7 @@ final class RoomStream {
         outstanding = false
         if let line = pageError {
             let key = String(decoding: room.key, as: UTF8.self)
-            if RedisError.server(line).serverCode == "WRONGTYPE" {
+            if RedisError.server(line).serverCode == "WRONGTYPE" {  // changed type since discovery
                 throw .data("archive key '\(key)' holds another type (\(line))")
             }
             throw RoomWardenError.from(.server(line), doing: "reading '\(key)'", endpoint: fetcher.connection.endpoint)
@@ -94,10 +88,7 @@ final class RoomStream {
     }
 
     /// The head's time in ms, for merging.
-    var headOrder: Double {
-        let s = current.score(index)
-        return seconds ? s * 1000 : s
-    }
+    var headOrder: Double { unit.order(current.score(index)) }
 
     /// Calls `body` with the head member (a view into the page) and score.
     func withHead<R>(_ body: (UnsafeRawBufferPointer, Double) throws(RoomWardenError) -> R) throws(RoomWardenError) -> R {

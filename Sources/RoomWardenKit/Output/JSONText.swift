@@ -69,6 +69,25 @@ public enum JSONText {
         }
     }
 
+    /// Appends a channel name as a JSON string and, when it is not valid
+    /// UTF-8, `,"channel_base64":"..."` after it (the string then has U+FFFD
+    /// in place of the bad bytes): the name's bytes are never lost.
+    public static func appendChannel(raw bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        if UTF8Check.isValid(buffer: bytes) {
+            appendString(raw: bytes, to: &out)
+            return
+        }
+        appendLossyString(raw: bytes, to: &out)
+        out.append(contentsOf: #","channel_base64":""#.utf8)
+        appendBase64(Array(bytes), to: &out)
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a channel name (see `appendChannel(raw:to:)`).
+    public static func appendChannel(_ bytes: [UInt8], to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { appendChannel(raw: $0, to: &out) }
+    }
+
     /// Appends a JSON key with its colon: `"key":`.
     @inlinable
     public static func appendKey(_ key: StaticString, to out: inout [UInt8]) {

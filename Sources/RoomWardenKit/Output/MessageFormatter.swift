@@ -43,28 +43,46 @@ public struct MessageFormatter {
 
     private mutating func appendText(_ m: MessageView, to out: inout [UInt8]) {
         if colour { out.append(contentsOf: Colour.dim) }
-        appendTime(m.ts, local: localTime, to: &out)
+        appendTime(m, local: localTime, to: &out)
         if colour { out.append(contentsOf: Colour.reset) }
         out.append(0x20)
         if colour { out.append(contentsOf: Colour.forChannel(m.channel)) }
         TextEscaper.append(m.channel, to: &out)
         if colour { out.append(contentsOf: Colour.reset) }
         out.append(0x20)
+        if let from = m.from {
+            // Who said it, as a mail client shows it: history knows it
+            // from the envelope; live messages carry none.
+            out.append(UInt8(ascii: "<"))
+            TextEscaper.append(from, to: &out)
+            out.append(contentsOf: "> ".utf8)
+        }
         TextEscaper.append(m.payload, to: &out)
         out.append(0x0A)
     }
 
     private mutating func appendJSON(_ m: MessageView, to out: inout [UInt8]) {
-        if let ts = m.ts {
+        if let ts = m.ts, TimeStamper.printable.contains(ts) {
             out.append(contentsOf: JSONKeys.ts)
             JSONText.appendInteger(ts, to: &out)
             out.append(contentsOf: JSONKeys.time)
-            appendTime(ts, local: false, to: &out)
+            appendTime(m, local: false, to: &out)
             out.append(contentsOf: JSONKeys.channelAfterTime)
+        } else if let ts = m.ts {
+            // An envelope's own ts that is no time: as it is, and no time.
+            out.append(contentsOf: JSONKeys.ts)
+            JSONText.appendInteger(ts, to: &out)
+            out.append(contentsOf: JSONKeys.noTimeThenChannel)
+        } else if let score = m.score, score.isFinite {
+            // A score that is no time: the raw score, and no time. JSON has
+            // no infinity, so an infinite score is null like no score.
+            out.append(contentsOf: JSONKeys.ts)
+            out.append(contentsOf: score.description.utf8)
+            out.append(contentsOf: JSONKeys.noTimeThenChannel)
         } else {
             out.append(contentsOf: JSONKeys.noTime)
         }
-        JSONText.appendLossyString(m.channel, to: &out)
+        JSONText.appendChannel(raw: m.channel, to: &out)
         if let p = m.pattern {
             out.append(contentsOf: JSONKeys.pattern)
             JSONText.appendLossyString(p, to: &out)
@@ -91,8 +109,11 @@ public struct MessageFormatter {
 
     private mutating func appendField(_ f: OutputFormat.Field, of m: MessageView, to out: inout [UInt8]) {
         switch f {
-        case .ts: if let ts = m.ts { JSONText.appendInteger(ts, to: &out) } else { out.append(UInt8(ascii: "-")) }
-        case .time: appendTime(m.ts, local: localTime, to: &out)
+        case .ts:
+            if let ts = m.ts { JSONText.appendInteger(ts, to: &out) }
+            else if let score = m.score { out.append(contentsOf: score.description.utf8) }
+            else { out.append(UInt8(ascii: "-")) }
+        case .time: appendTime(m, local: localTime, to: &out)
         case .channel: TextEscaper.append(m.channel, to: &out)
         case .pattern: if let p = m.pattern { TextEscaper.append(p, to: &out) }
         case .id: if let id = m.id { TextEscaper.append(id, to: &out) }
@@ -102,8 +123,13 @@ public struct MessageFormatter {
         }
     }
 
-    private mutating func appendTime(_ ts: Int64?, local: Bool, to out: inout [UInt8]) {
-        guard let ts else { out.append(UInt8(ascii: "-")); return }
+    /// The message's time; `-` when none is known (a list entry), `?` when
+    /// its stamp is no time (an infinite or out-of-range score or `ts`).
+    private mutating func appendTime(_ m: MessageView, local: Bool, to out: inout [UInt8]) {
+        guard let ts = m.ts, TimeStamper.printable.contains(ts) else {
+            out.append(m.ts == nil && m.score == nil ? UInt8(ascii: "-") : UInt8(ascii: "?"))
+            return
+        }
         if local { localClock.append(ts, to: &out) } else { utcClock.append(ts, to: &out) }
     }
 }
@@ -114,6 +140,7 @@ enum JSONKeys {
     static let time = Array(#","time":""#.utf8)
     static let channelAfterTime = Array(#"","channel":"#.utf8)
     static let noTime = Array(#"{"ts":null,"time":null,"channel":"#.utf8)
+    static let noTimeThenChannel = Array(#","time":null,"channel":"#.utf8)
     static let pattern = Array(#","pattern":"#.utf8)
     static let id = Array(#","id":"#.utf8)
     static let from = Array(#","from":"#.utf8)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Hiredis
 
 /// Buffered writing to a file descriptor (stdout): large blocks under load,
 /// flushed on demand. A reader that went away (EPIPE) ends the program
@@ -49,24 +50,30 @@ public final class OutputSink {
             buffer.removeAll(keepingCapacity: true)
             return
         }
-        var written = 0
-        let total = buffer.count
-        while written < total {
-            let n = buffer.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + written, total - written)
-            }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                buffer.removeAll(keepingCapacity: true)
-                if errno == EPIPE {
-                    if outliveReader { readerGone = true; return }
-                    throw .stdoutClosed
-                }
-                throw .failure("cannot write output: \(String(cString: strerror(errno)))")
-            }
-            written += n
+        defer { buffer.removeAll(keepingCapacity: true) }
+        let failure = buffer.withUnsafeBytes { raw in OutputSink.writeAll(fd, raw) }
+        guard let failure else { return }
+        if failure.code == EPIPE {
+            if outliveReader { readerGone = true; return }
+            throw .stdoutClosed
         }
-        buffer.removeAll(keepingCapacity: true)
+        throw .failure("cannot write output: \(failure)")
+    }
+
+    /// Writes every byte to `fd`, waiting while a non-blocking descriptor
+    /// is full; the error that stopped it, if any.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> SystemError? {
+        var written = 0
+        while written < bytes.count {
+            do {
+                written += try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: bytes[written...]))
+            } catch where error.code == EAGAIN || error.code == EWOULDBLOCK {
+                _ = try? Syscall.poll(fd, events: Int16(POLLOUT), timeoutMilliseconds: -1)
+            } catch {
+                return error
+            }
+        }
+        return nil
     }
 }
 
@@ -82,12 +89,5 @@ public func printDiagnostic(_ message: String) {
     var line = Array("roomwarden: ".utf8)
     TextEscaper.append(Array(message.utf8), to: &line)
     line.append(0x0A)
-    line.withUnsafeBytes { raw in
-        var off = 0
-        while off < raw.count {
-            let n = Glibc.write(2, raw.baseAddress! + off, raw.count - off)
-            if n <= 0 { if errno == EINTR { continue }; return }
-            off += n
-        }
-    }
+    _ = line.withUnsafeBytes { OutputSink.writeAll(2, $0) }
 }

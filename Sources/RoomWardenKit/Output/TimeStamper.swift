@@ -15,6 +15,11 @@ struct TimeStamper {
 
     init(local: Bool) { self.local = local }
 
+    /// The Unix milliseconds RFC 3339 can print: 0000-01-01T00:00:00.000Z
+    /// to 9999-12-31T23:59:59.999Z. Anything outside is no time to print.
+    static let printable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// Appends `ms` as RFC 3339; `ms` must be in `printable`.
     mutating func append(_ ms: Int64, to out: inout [UInt8]) {
         let sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         if sec != second { render(sec) }

@@ -31,7 +31,8 @@ public enum UTF8Check {
         if let fast = bytes.withContiguousStorageIfAvailable({ isValid(buffer: UnsafeRawBufferPointer($0)) }) {
             return fast
         }
-        return isValid(buffer: Array(bytes).withUnsafeBytes { $0 })
+        // The copy's bytes live only inside the closure: check them there.
+        return Array(bytes).withUnsafeBytes { isValid(buffer: $0) }
     }
 
     /// Length of the valid UTF-8 sequence starting at `i`, or 0 if invalid.

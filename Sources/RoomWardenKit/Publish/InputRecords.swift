@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Hiredis
 
 /// Messages read from a file descriptor (stdin): one per line, one per
 /// NUL-terminated record, or all of it as one. Reads in large chunks.
@@ -103,17 +104,18 @@ public final class InputRecords {
         let want = 256 * 1024
         let old = chunk.count
         chunk.reserveCapacity(old + want)
-        var n = 0
-        repeat {
-            chunk.append(contentsOf: repeatElement(0, count: want))
-            n = chunk.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + old, want) }
-            if n < 0 {
-                chunk.removeLast(want)
-                if errno == EINTR { continue }
-                throw .failure("cannot read standard input: \(String(cString: strerror(errno)))")
-            }
-            chunk.removeLast(want - n)
-        } while n < 0
+        chunk.append(contentsOf: repeatElement(0, count: want))
+        let result = chunk.withUnsafeMutableBytes { raw in
+            Result { () throws(SystemError) -> Int in try Syscall.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: raw[old...])) }
+        }
+        let n: Int
+        switch result {
+        case .success(let count): n = count
+        case .failure(let error):
+            chunk.removeLast(want)
+            throw .failure("cannot read standard input: \(error)")
+        }
+        chunk.removeLast(want - n)
         if n == 0 { eof = true; return .end }
         return .data
     }

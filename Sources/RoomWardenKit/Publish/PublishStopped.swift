@@ -187,9 +187,8 @@ struct Ledger {
     /// The report when the retrying engine gave up.
     func stopped(gaveUp: ResumableTransactions<PublishBatch>.GaveUp, retry: RetryPolicy, endpoint: Endpoint) -> PublishStopped {
         var error = gaveUp.error
-        if error.exitCode == 69 {
-            let cause = gaveUp.cause.map { " (\($0))" } ?? ""
-            let lost = "lost the connection to Redis at \(endpoint)\(cause) while publishing to \(channel)"
+        if error.exitCode == 69, let cause = gaveUp.cause {
+            let lost = RoomWardenError.from(cause, doing: "publishing to \(channel)", endpoint: endpoint).message
             if gaveUp.undecidable {
                 let why: String
                 switch target {
@@ -197,17 +196,25 @@ struct Ledger {
                 case .backlog: why = "the backlog '\(target.keyName)' changed meanwhile or its entries are alike"
                 case .sortedSet: why = "the archive cannot tell"
                 }
-                error.message = "\(lost); back, but whether the lines in flight ran cannot be told (\(why))"
-            } else if retry.budgetMilliseconds == 0 {
-                error.message = "\(lost); no retry (--retry-for 0)"
+                error.message = "\(lost); the link came back, but whether the lines in flight ran cannot be told (\(why))"
             } else {
-                error.message = "\(lost) and could not get it back within --retry-for \(Self.duration(retry.budgetMilliseconds)) (last: \(gaveUp.error.message))"
+                error.message = "\(lost); \(Self.notBack(retry, last: gaveUp.error, cause: cause))"
             }
         }
         return stopped(error, inDoubt: gaveUp.inDoubt, unsent: gaveUp.unsent)
     }
 
-    private static func duration(_ ms: Int64) -> String {
+    /// `no retry (--retry-for 0)`, or `not back within --retry-for 30s`
+    /// and the last attempt's failure when it was another.
+    static func notBack(_ retry: RetryPolicy, last: RoomWardenError, cause: RedisError) -> String {
+        if retry.budgetMilliseconds == 0 { return "no retry (--retry-for 0)" }
+        var text = "not back within --retry-for \(duration(retry.budgetMilliseconds))"
+        let lastFailure = last.message.prefix { $0 != ";" }
+        if lastFailure != cause.description { text += " (last attempt: \(lastFailure))" }
+        return text
+    }
+
+    static func duration(_ ms: Int64) -> String {
         ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
 }

@@ -125,7 +125,10 @@ public final class Publisher {
                     case .interrupted(let sig): throw RoomWardenError(exitCode: 128 + sig, "interrupted; nothing was published")
                     case .refused(let refused): throw refused
                     case .budgetSpent:
-                        throw .unreachable("lost the connection to Redis at \(settings.endpoint) (\(lost)) before publishing to \(name); nothing was published; check that the server is up, then retry")
+                        let what = RoomWardenError.from(lost, doing: "looking at the archive before publishing to \(name)",
+                                                        endpoint: settings.endpoint).message
+                        let notBack = Ledger.notBack(options.retry, last: unreachable ?? .unreachable("\(lost)"), cause: lost)
+                        throw .unreachable("\(what); \(notBack); nothing was published")
                     }
                 }
                 continue

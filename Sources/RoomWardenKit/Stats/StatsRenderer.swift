@@ -23,23 +23,45 @@ public enum StatsRenderer {
             JSONText.appendString(w.utf8, to: &o)
         }
         o.append(UInt8(ascii: "]")); o.append(0x2C)
-        key("server"); o.append(UInt8(ascii: "{"))
-        key("version")
-        if let v = report.server.version { JSONText.appendString(v.utf8, to: &o) } else { o.append(contentsOf: "null".utf8) }
-        o.append(0x2C)
-        key("pattern_subscriptions"); int(report.server.patternSubscriptions); o.append(0x2C)
-        key("pubsub_clients"); int(report.server.pubsubClients); o.append(0x2C)
-        key("pubsub_buffer_limit")
-        if let l = report.server.pubsubLimit {
-            o.append(UInt8(ascii: "{"))
-            key("hard_bytes"); int(l[0]); o.append(0x2C)
-            key("soft_bytes"); int(l[1]); o.append(0x2C)
-            key("soft_seconds"); int(l[2])
-            o.append(UInt8(ascii: "}"))
-        } else {
-            o.append(contentsOf: "null".utf8)
+        func server(_ s: ServerStats) {
+            key("version")
+            if let v = s.version { JSONText.appendString(v.utf8, to: &o) } else { o.append(contentsOf: "null".utf8) }
+            o.append(0x2C)
+            key("pattern_subscriptions"); int(s.patternSubscriptions); o.append(0x2C)
+            key("pubsub_clients"); int(s.pubsubClients); o.append(0x2C)
+            key("pubsub_buffer_limit")
+            if let l = s.pubsubLimit {
+                o.append(UInt8(ascii: "{"))
+                key("hard_bytes"); int(l[0]); o.append(0x2C)
+                key("soft_bytes"); int(l[1]); o.append(0x2C)
+                key("soft_seconds"); int(l[2])
+                o.append(UInt8(ascii: "}"))
+            } else {
+                o.append(contentsOf: "null".utf8)
+            }
         }
+        key("server"); o.append(UInt8(ascii: "{"))
+        server(report.server)
         o.append(UInt8(ascii: "}")); o.append(0x2C)
+        key("nodes"); o.append(UInt8(ascii: "["))
+        for (i, node) in report.nodes.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            o.append(UInt8(ascii: "{"))
+            key("address"); JSONText.appendString(node.address.utf8, to: &o); o.append(0x2C)
+            key("role"); JSONText.appendString(node.role.utf8, to: &o); o.append(0x2C)
+            server(node.server)
+            o.append(UInt8(ascii: "}"))
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
+        key("shard_channels"); o.append(UInt8(ascii: "["))
+        for (i, shard) in report.shardChannels.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            o.append(UInt8(ascii: "{"))
+            key("channel"); JSONText.appendChannel(shard.channel, to: &o); o.append(0x2C)
+            key("subscribers"); int(shard.subscribers)
+            o.append(UInt8(ascii: "}"))
+        }
+        o.append(UInt8(ascii: "]")); o.append(0x2C)
         if let s = report.sampleSeconds {
             key("sample_seconds"); o.append(contentsOf: String(s).utf8); o.append(0x2C)
         }
@@ -47,7 +69,7 @@ public enum StatsRenderer {
         for (n, r) in rooms.enumerated() {
             if n > 0 { o.append(0x2C) }
             o.append(UInt8(ascii: "{"))
-            key("channel"); JSONText.appendLossyString(r.channel, to: &o); o.append(0x2C)
+            key("channel"); JSONText.appendChannel(r.channel, to: &o); o.append(0x2C)
             key("subscribers"); int(r.subscribers); o.append(0x2C)
             key("archived"); int(r.archived); o.append(0x2C)
             key("messages"); o.append(UInt8(ascii: "{"))
@@ -79,55 +101,89 @@ public enum StatsRenderer {
         return o
     }
 
-    /// The report as a table no wider than `width` (when given): long room
-    /// names are shortened in the middle.
+    /// The report as a table no wider than `width` (when given: a
+    /// terminal). Too wide, it first writes counts compactly (1.2M), then
+    /// shortens long room names in the middle; without a width every
+    /// figure is exact, for scripts.
     public static func text(_ report: StatsReport, rooms: [RoomStats], width: Int?) -> String {
         var header = ["ROOM", "SUBS", "ARCHIVED"] + report.windowLabels.map { $0.uppercased() } + ["LAST"]
         if report.sampleSeconds != nil { header.append("LIVE/S") }
-        var rows: [[String]] = rooms.map { r in
-            var row = [safe(r.name), r.subscribers.map(String.init) ?? "?",
-                       r.archived.map(String.init) ?? (r.note == nil ? "-" : "?")]
-            row += r.windowCounts.map { c in c.map(String.init) ?? (r.archived == nil ? "-" : "?") }
-            row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
-            if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
-            if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
-            return row
+        func table(_ count: (Int) -> String) -> [[String]] {
+            [header] + rooms.map { r in
+                var row = [safe(r.name), r.subscribers.map(count) ?? "?",
+                           r.archived.map(count) ?? (r.note == nil ? "-" : "?")]
+                row += r.windowCounts.map { c in c.map(count) ?? (r.archived == nil ? "-" : "?") }
+                row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
+                if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
+                if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
+                return row
+            }
         }
-        rows.insert(header, at: 0)
-        var widths = header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 }
-        if let width {
-            let others = widths.dropFirst().reduce(0, +) + 2 * (widths.count - 1)
-            let room = max(12, width - others)
-            if widths[0] > room {
-                widths[0] = room
+        func widths(_ rows: [[String]]) -> [Int] { header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 } }
+        func total(_ w: [Int]) -> Int { w.reduce(0, +) + 2 * (w.count - 1) }
+        var rows = table(String.init)
+        var w = widths(rows)
+        if let width, total(w) > width {
+            rows = table(compact)
+            w = widths(rows)
+            let room = max(12, width - (total(w) - w[0]))
+            if w[0] > room {
+                w[0] = room
                 for i in rows.indices { rows[i][0] = shorten(rows[i][0], to: room) }
             }
         }
         var lines = rows.map { row in
             row.enumerated().map { c, cell in
-                c == 0 ? cell.padding(toLength: widths[0], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: max(0, widths[c] - cell.count)) + cell
+                c == 0 ? cell + String(repeating: " ", count: max(0, w[0] - cell.count))
+                    : String(repeating: " ", count: max(0, w[c] - cell.count)) + cell
             }.joined(separator: "  ")
         }
         if rooms.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
-        let s = report.server
-        let limit = s.pubsubLimit.map { "\(bytes($0[0])) hard, \(bytes($0[1])) for \($0[2])s" } ?? "unknown"
+        if !report.shardChannels.isEmpty {
+            lines.append("")
+            for shard in report.shardChannels {
+                lines.append("sharded \(safe(String(decoding: shard.channel, as: UTF8.self))): \(shard.subscribers) subscribers")
+            }
+        }
         lines.append("")
-        let facts = ["redis \(s.version.map(safe) ?? "unknown")",
-                     "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
-                     "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")",
-                     "pub/sub output buffer limit \(limit)"]
-        var line = "server:"
+        if report.nodes.count > 1 {
+            // A cluster: the totals, then one line per node.
+            let s = report.server
+            lines += wrapped("cluster:", ["\(report.nodes.count) nodes",
+                                          "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
+                                          "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")"], width: width)
+            for node in report.nodes {
+                lines += wrapped("node \(safe(node.address)) \(node.role):", facts(node.server), width: width)
+            }
+        } else {
+            lines += wrapped("server:", facts(report.server), width: width)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// One server's facts, as the text report says them.
+    private static func facts(_ s: ServerStats) -> [String] {
+        let limit = s.pubsubLimit.map { "\(bytes($0[0])) hard, \(bytes($0[1])) for \($0[2])s" } ?? "unknown"
+        return ["redis \(s.version.map(safe) ?? "unknown")",
+                "pattern subscriptions \(s.patternSubscriptions.map(String.init) ?? "unknown")",
+                "pub/sub clients \(s.pubsubClients.map(String.init) ?? "unknown")",
+                "pub/sub output buffer limit \(limit)"]
+    }
+
+    /// `title` and the facts, comma-separated, broken into lines no wider than `width`.
+    private static func wrapped(_ title: String, _ facts: [String], width: Int?) -> [String] {
+        var lines: [String] = []
+        var line = title
         for fact in facts {
-            if let width, line.count + 2 + fact.count > width, line != "server:" {
+            if let width, line.count + 2 + fact.count > width, line != title {
                 lines.append(line + ",")
                 line = "  " + fact
             } else {
-                line += (line == "server:" ? " " : ", ") + fact
+                line += (line == title ? " " : ", ") + fact
             }
         }
         lines.append(line)
-        return lines.joined(separator: "\n") + "\n"
+        return lines
     }
 
     static func safe(_ s: String) -> String {
@@ -140,6 +196,17 @@ public enum StatsRenderer {
         guard s.count > n else { return s }
         let keep = n - 1
         return String(s.prefix(keep - keep / 2)) + "…" + String(s.suffix(keep / 2))
+    }
+
+    /// A count in at most four characters: exact up to 9999, then 12K,
+    /// 1.2M, 123M, 1.2G (rounded down, so never more than there is).
+    static func compact(_ n: Int) -> String {
+        guard n >= 10_000 else { return String(n) }
+        for (unit, suffix) in [(1_000_000_000_000, "T"), (1_000_000_000, "G"), (1_000_000, "M"), (1_000, "K")] where n >= unit {
+            if n < 10 * unit { return "\(n / unit).\(n % unit * 10 / unit)\(suffix)" }
+            if n < 1000 * unit || suffix == "T" { return "\(n / unit)\(suffix)" }
+        }
+        return String(n)
     }
 
     static func ago(_ ms: Int64) -> String {

@@ -42,6 +42,35 @@ public struct ServerStats: Sendable, Equatable {
     public var pubsubLimit: [Int]?
 }
 
+extension ServerStats {
+    /// The facts of several nodes as one: versions (each distinct one,
+    /// comma-separated), pattern subscriptions and pub/sub clients summed
+    /// (unknown if unknown on any node), the first node's buffer limit.
+    init(combining nodes: [ServerStats]) {
+        guard nodes.count > 1, let first = nodes.first else {
+            self = nodes.first ?? ServerStats()
+            return
+        }
+        var versions: [String] = []
+        for v in nodes.compactMap(\.version) where !versions.contains(v) { versions.append(v) }
+        version = versions.isEmpty ? nil : versions.joined(separator: ", ")
+        func sum(_ values: [Int?]) -> Int? { values.contains(nil) ? nil : values.reduce(0) { $0 + ($1 ?? 0) } }
+        patternSubscriptions = sum(nodes.map(\.patternSubscriptions))
+        pubsubClients = sum(nodes.map(\.pubsubClients))
+        pubsubLimit = first.pubsubLimit
+    }
+}
+
+/// One node's facts: on a Redis Cluster, one per node.
+public struct NodeStats: Sendable, Equatable {
+    /// `host:port` (or the socket path).
+    public var address: String
+    /// `primary`, `replica`, `master` (behind sentinels) or `standalone`.
+    public var role: String
+    /// Its version, pattern subscriptions, pub/sub clients and buffer limit.
+    public var server: ServerStats
+}
+
 /// A full report.
 public struct StatsReport: Sendable {
     public var ts: Int64
@@ -49,6 +78,11 @@ public struct StatsReport: Sendable {
     public var windowLabels: [String]
     public var server: ServerStats
     public var rooms: [RoomStats]
+    /// Every node asked (one for a single server or a master).
+    public var nodes: [NodeStats] = []
+    /// Sharded pub/sub channels (SSUBSCRIBE) matching the pattern, with
+    /// their subscribers summed over the primaries.
+    public var shardChannels: [(channel: [UInt8], subscribers: Int)] = []
     public var sampleSeconds: Double?
     /// How it was gathered: commands sent, round trips, wall time.
     public var commands = 0

@@ -26,23 +26,43 @@ public struct RoomWardenError: Error, Sendable, CustomStringConvertible {
     /// Exit 1: anything else.
     public static func failure(_ message: String) -> RoomWardenError { .init(exitCode: 1, message) }
 
+    /// True when trying again cannot help: the server refused the
+    /// password or the ACL denied a command (77), or the user asked for
+    /// something impossible (64). Reconnect loops give up on these.
+    public var isPermanent: Bool { exitCode == 77 || exitCode == 64 }
+
+    /// The exit code for a server error line, by its code: the one place
+    /// that decides it. `NOPERM` (the ACL), `NOAUTH` and `WRONGPASS`
+    /// (authentication) are 77; anything else the server refused (WRONGTYPE,
+    /// ERR ...) is 65.
+    public static func exitCode(forServerError line: String) -> Int32 {
+        switch RedisError.server(line).serverCode ?? "" {
+        case "NOPERM", "NOAUTH", "WRONGPASS": return 77
+        default: return 65
+        }
+    }
+
     /// Turns a Redis failure into the user's terms. `doing` says what was
     /// being done (`publishing to room:lobby`), `endpoint` where.
     public static func from(_ error: RedisError, doing: String, endpoint: Endpoint) -> RoomWardenError {
         switch error {
         case .server(let line):
+            let message: String
             switch error.serverCode ?? "" {
             case "NOPERM":
-                return .denied("Redis denied \(doing): \(line) (the ACL user lacks this permission; ask the server's admin, or connect as another --user)")
+                message = "Redis denied \(doing): \(line) (the ACL user lacks this permission; ask the server's admin, or connect as another --user)"
             case "NOAUTH":
-                return .denied("Redis at \(endpoint) requires a password (\(line)); give it with --askpass, REDISCLI_AUTH, -a or the URL")
+                message = "Redis at \(endpoint) requires a password (\(line)); give it with --askpass, REDISCLI_AUTH, -a or the URL"
             case "WRONGPASS":
-                return .denied("authentication failed at \(endpoint): \(line); check --user and the password")
+                message = "authentication failed at \(endpoint): \(line); check --user and the password"
             default:
-                return .data("Redis refused \(doing): \(line)")
+                message = "Redis refused \(doing): \(line)"
             }
+            return RoomWardenError(exitCode: exitCode(forServerError: line), message)
         case .connect:
             return .unreachable("\(error); is redis-server running there? (see --host, --port, --socket, --url)")
+        case .timeout(let what):
+            return .unreachable("Redis at \(endpoint) \(what) while \(doing); check that the server is up and not stopped or overloaded (redis-cli ping), or allow longer with --timeout")
         default:
             return .unreachable("\(error) at \(endpoint) while \(doing); check that the server is up (redis-cli ping) and its log, then retry")
         }

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// Notices a reader that closed its end of a pipe even when no message
@@ -7,7 +9,7 @@ enum StdoutWatch {
     static func start(queue: WatchQueue) {
         var st = stat()
         guard fstat(1, &st) == 0, (st.st_mode & S_IFMT) == S_IFIFO || (st.st_mode & S_IFMT) == S_IFSOCK else { return }
-        let thread = Thread {
+        Threads.start(stackSize: 64 * 1024) {
             var pfd = pollfd(fd: 1, events: 0, revents: 0)
             while true {
                 let r = poll(&pfd, 1, -1)
@@ -18,7 +20,5 @@ enum StdoutWatch {
                 if r < 0 && errno != EINTR { return }
             }
         }
-        thread.stackSize = 64 * 1024
-        thread.start()
     }
 }

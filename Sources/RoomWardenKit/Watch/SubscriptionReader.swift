@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// The socket side of watch: subscribes, drains, heartbeats, reconnects.
@@ -78,7 +80,7 @@ final class SubscriptionReader {
                 connection = again
                 let back = WallClock.nowMilliseconds()
                 let took = Double(Monotonic.milliseconds() - lostMono) / 1000
-                queue.notice("reconnected to Redis at \(settings.endpoint) after \(String(format: "%.1f", took))s; messages published between \(Watcher.clock(lostAt)) and \(Watcher.clock(back)) were not received")
+                queue.notice("reconnected to Redis at \(settings.endpoint) after \((took * 10).rounded() / 10)s; messages published between \(Watcher.clock(lostAt)) and \(Watcher.clock(back)) were not received")
                 lastHeard = Monotonic.milliseconds()
                 pingSent = nil
             }

@@ -1,4 +1,3 @@
-import Foundation
 import Hiredis
 
 /// The bounded hand-off between the thread that drains the socket and the
@@ -22,7 +21,7 @@ final class WatchQueue: @unchecked Sendable {
         case failed(RoomWardenError)
     }
 
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var items: [Item] = []
     private var held = 0
     private var end: End?
@@ -74,7 +73,7 @@ final class WatchQueue: @unchecked Sendable {
             if let deadline {
                 let left = deadline - Monotonic.milliseconds()
                 if left <= 0 { break }
-                _ = condition.wait(until: Date(timeIntervalSinceNow: Double(left) / 1000))
+                condition.wait(milliseconds: left)
             } else {
                 condition.wait()
             }

@@ -1,4 +1,7 @@
-import Foundation
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
 /// What `watch` listens to and when it stops (SPEC §5).
@@ -9,8 +12,10 @@ public struct WatchOptions: Sendable {
     public var channels: [String] = []
     /// Channels to leave out (`--ignore`).
     public var ignore: [String] = []
-    /// Keep only messages matching this regular expression (`--grep`).
+    /// Keep only messages matching this extended regular expression (`--grep`).
     public var grep: String?
+    /// `--grep` ignores case (`-i`).
+    public var grepIgnoresCase = false
     /// Stop after this many messages (`-n`).
     public var count: Int?
     /// Stop when no message came for this long (`--wait`), ms.
@@ -36,7 +41,7 @@ public final class Watcher {
     private let options: WatchOptions
     private var formatter: MessageFormatter
     private let sink: OutputSink
-    private let grep: NSRegularExpression?
+    private let grep: GrepFilter?
     private let ignore: [Glob]
     private let subscriptions: [Glob]
     private let channelSubscriptions: [[UInt8]]
@@ -53,13 +58,7 @@ public final class Watcher {
         self.options = options
         self.formatter = formatter
         self.sink = sink
-        if let g = options.grep {
-            do { grep = try NSRegularExpression(pattern: g) } catch {
-                throw .usage("--grep '\(g)' is not a regular expression: \(error.localizedDescription)")
-            }
-        } else {
-            grep = nil
-        }
+        grep = try options.grep.map { (g: String) throws(RoomWardenError) in try GrepFilter(g, ignoreCase: options.grepIgnoresCase) }
         ignore = options.ignore.map { Glob($0) }
         subscriptions = options.patterns.map { Glob($0) }
         channelSubscriptions = options.channels.map { Array($0.utf8) }
@@ -94,9 +93,7 @@ public final class Watcher {
         }
         StdoutWatch.start(queue: queue)
         let settings = self.settings, options = self.options
-        let reader = Thread { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
-        reader.stackSize = 1 << 20
-        reader.start()
+        Threads.start(stackSize: 1 << 20) { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
     }
 
     /// Waits until the server confirmed every subscription; throws if the
@@ -193,10 +190,7 @@ public final class Watcher {
                 if info.ignored { return true }
             }
             if let admit, !admit(channel, payload) { return true }
-            if let grep {
-                let text = String(decoding: payload, as: UTF8.self)
-                if grep.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil { return true }
-            }
+            if let grep, !grep.matches(payload) { return true }
             formatter.append(MessageView(ts: ts, channel: channel, pattern: pattern, payload: payload), to: &sink.buffer)
             archive?.add(channel: channel, payload: payload, ts: ts)
             printed += 1

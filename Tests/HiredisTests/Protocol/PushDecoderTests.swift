@@ -89,3 +89,46 @@ final class PushDecoderTests: XCTestCase {
         XCTAssertThrowsError(try Array("$3\r\nabcXY".utf8).withUnsafeBytes { try decoder.decode($0, into: &batch, replies: { _ in }) })
     }
 }
+
+extension PushDecoderTests {
+    /// Nested arrays are capped as hiredis caps them: deeper input is a
+    /// protocol error, never a recursion that overflows a thread's stack.
+    func testNestingDeeperThanHiredisAllowsIsAProtocolError() throws {
+        func nested(_ depth: Int) -> [UInt8] { Array(String(repeating: "*1\r\n", count: depth).utf8) + Array(":1\r\n".utf8) }
+        func decode(_ bytes: [UInt8]) throws -> [Reply] {
+            var decoder = PushDecoder()
+            var batch = MessageBatch()
+            var replies: [Reply] = []
+            try bytes.withUnsafeBytes { try decoder.decode($0, into: &batch, replies: { replies.append($0) }) }
+            return replies
+        }
+        func viaHiredis(_ bytes: [UInt8]) throws -> Reply? {
+            let parser = ReplyParser()
+            parser.feed(bytes)
+            return try parser.next()
+        }
+        XCTAssertEqual(try decode(nested(8)).count, 1, "8 levels: as deep as hiredis goes")
+        XCTAssertNotNil(try viaHiredis(nested(8)))
+        for depth in [9, 1000, 1_000_000] {
+            XCTAssertThrowsError(try decode(nested(depth)), "\(depth) levels") { error in
+                guard case RedisError.protocolError = error else { return XCTFail("\(error)") }
+            }
+            XCTAssertThrowsError(try viaHiredis(nested(depth)), "hiredis refuses \(depth) levels too")
+        }
+        // On a small stack, as the subscription reader's thread has.
+        let done = expectation(description: "decoded on a 256 KB stack")
+        let deep = nested(1_000_000)
+        let thread = Thread {
+            var decoder = PushDecoder()
+            var batch = MessageBatch()
+            let threw = deep.withUnsafeBytes { raw -> Bool in
+                do { try decoder.decode(raw, into: &batch, replies: { _ in }); return false } catch { return true }
+            }
+            XCTAssertTrue(threw)
+            done.fulfill()
+        }
+        thread.stackSize = 256 * 1024
+        thread.start()
+        wait(for: [done], timeout: 10)
+    }
+}

@@ -29,6 +29,15 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(render(.text, payload: Array("Hello there!".utf8)), "2026-11-21T22:27:25.123Z room:lobby Hello there!\n")
     }
 
+    func testTextShowsWhoSaidItWhenTheEnvelopeKnows() {
+        XCTAssertEqual(render(.text, from: "mod", payload: Array("be nice".utf8)),
+                       "2026-11-21T22:27:25.123Z room:lobby <mod> be nice\n")
+        XCTAssertEqual(render(.text, from: "ev\u{1B}[2Jil", payload: Array("x".utf8)),
+                       "2026-11-21T22:27:25.123Z room:lobby <ev\\x1b[2Jil> x\n", "the name is escaped like the message")
+        XCTAssertEqual(render(.text, payload: Array("live".utf8)), "2026-11-21T22:27:25.123Z room:lobby live\n",
+                       "no from (a live message): no brackets")
+    }
+
     func testTimesAcrossDatesAndZones() {
         XCTAssertEqual(render(.text, ts: 0, payload: []), "1970-01-01T00:00:00.000Z room:lobby \n")
         XCTAssertEqual(render(.text, ts: 951_782_400_007, payload: []), "2000-02-29T00:00:00.007Z room:lobby \n")

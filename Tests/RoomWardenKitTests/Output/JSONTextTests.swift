@@ -25,3 +25,21 @@ final class JSONTextTests: XCTestCase {
         XCTAssertFalse(UTF8Check.isValid(Array("0123456789".utf8) + [0x80]))
     }
 }
+
+/// Byte collections that are not contiguous (a lazy map, a joined view)
+/// are copied, and the copy is read while it is alive.
+final class NonContiguousBytesTests: XCTestCase {
+    func testLargeNonContiguousCollectionsAreReadWhileAlive() {
+        // 1 MB: the copy is its own mapping, unmapped as soon as it is freed,
+        // so reading it after would fault rather than happen to work.
+        let big = repeatElement(UInt8(ascii: "a"), count: 1 << 20)
+        XCTAssertTrue(UTF8Check.isValid(big))
+        XCTAssertFalse(UTF8Check.isValid(repeatElement(UInt8(0xFF), count: 1 << 20)))
+        var out: [UInt8] = []
+        JSONText.appendString(big, to: &out)
+        XCTAssertEqual(out.count, (1 << 20) + 2)
+        out.removeAll()
+        JSONText.appendLossyString([[UInt8(0x22)], [0xFF]].joined(), to: &out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "\"\\\"\u{FFFD}\"")
+    }
+}

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A time budget for retrying one operation (`--retry-for`), with capped
+/// exponential backoff and jitter between attempts: 50 ms doubling to
+/// 1 s, each wait between half and all of that.
+///
+/// Measured on the monotonic clock: a wall clock jump neither ends nor
+/// stretches the budget.
+public struct RetryBudget: Sendable {
+    /// When the budget runs out, in `Monotonic` milliseconds.
+    public let deadline: Int64
+    /// How long the whole budget was.
+    public let total: Duration
+    /// Waits taken so far.
+    public private(set) var attempts = 0
+    private let firstDelayMilliseconds: Double
+    private let capMilliseconds: Double
+
+    /// A budget of `total` from now.
+    public init(_ total: Duration, firstDelay: Duration = .milliseconds(50), cap: Duration = .seconds(1)) {
+        self.total = total
+        deadline = Monotonic.milliseconds() + RetryBudget.milliseconds(total)
+        firstDelayMilliseconds = Double(RetryBudget.milliseconds(firstDelay))
+        capMilliseconds = Double(RetryBudget.milliseconds(cap))
+    }
+
+    /// Milliseconds left, never below zero.
+    public var remainingMilliseconds: Int64 { max(0, deadline - Monotonic.milliseconds()) }
+
+    /// True once the deadline has passed.
+    public var isSpent: Bool { Monotonic.milliseconds() >= deadline }
+
+    /// Sleeps before the next attempt: false (without sleeping) when the
+    /// budget is spent; the last wait is cut short at the deadline.
+    public mutating func wait() -> Bool {
+        let left = remainingMilliseconds
+        guard left > 0 else { return false }
+        let base = min(capMilliseconds, firstDelayMilliseconds * pow(2, Double(min(attempts, 30))))
+        let delay = min(Double(left), base * Double.random(in: 0.5...1.0))
+        attempts += 1
+        usleep(UInt32(max(1, delay) * 1000))
+        return true
+    }
+
+    /// `total` as readable seconds, for messages: `30s`, `1.5s`.
+    public var totalDescription: String {
+        let ms = RetryBudget.milliseconds(total)
+        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(Double(ms) / 1000)s"
+    }
+
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let (s, atto) = d.components
+        return s * 1000 + atto / 1_000_000_000_000_000
+    }
+}
