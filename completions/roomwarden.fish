@@ -140,7 +140,7 @@ complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" whole' -l 'whole' -d 'Publish all of stdin as one message.'
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" retain' -l 'retain' -d 'Drop archive entries older than this (e.g. 7d).' -rfka ''
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" max-len' -l 'max-len' -d 'Keep at most this many archive entries.' -rfka ''
-complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" retry-for' -l 'retry-for' -d 'After a lost connection, reconnect and resume for up to this long; 0 gives up at once (default 30s).' -rfka ''
+complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" retry-for' -l 'retry-for' -d 'After a lost connection, reconnect and resume for up to this long; 0 gives up at once.' -rfka ''
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" no-archive' -l 'no-archive' -d 'Publish only; write nothing to the archive.'
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" from' -l 'from' -d 'The publisher\'s name, stored in the envelope.' -rfka ''
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden publish" f format' -s 'f' -l 'format' -d 'Output: text (receivers) or json (one object per message).' -rfka 'text json'

@@ -21,7 +21,7 @@ extension RoomWarden {
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
         @OptionGroup(title: "Archive") var archive: ArchiveOptions
-        @OptionGroup(title: "Archive") var backlog: BacklogOptions
+        @OptionGroup(title: "Backlog") var backlog: BacklogOptions
 
         /// The room's channel.
         @Argument(help: "The channel to publish to (e.g. room:lobby).")
@@ -49,7 +49,7 @@ extension RoomWarden {
 
         /// How long a lost connection is retried.
         @Option(name: .long, help: ArgumentHelp(
-            "After a lost connection, reconnect and resume for up to this long; 0 gives up at once (default 30s).",
+            "After a lost connection, reconnect and resume for up to this long; 0 gives up at once.",
             valueName: "duration"))
         var retryFor: Span = .seconds(30)
 

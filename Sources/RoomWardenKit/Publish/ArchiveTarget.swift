@@ -28,10 +28,9 @@ public enum ArchiveTarget: Sendable, Equatable {
 
     /// The commands that look at a room's keys, for `decide`: the types of
     /// the archive and backlog keys and the newest entries of each.
-    static func lookups(channel: [UInt8], archive: ArchiveKeyTemplate, backlog: BacklogKeyTemplate) -> [[[UInt8]]] {
+    static func lookups(channel: [UInt8], archive: ArchiveKeyTemplate, backlog: BacklogKeyTemplate) -> [Command] {
         let keys = [archive.key(for: channel), backlog.key(for: channel)]
-        let last = Array(String(headLength - 1).utf8)
-        return keys.map { [Array("TYPE".utf8), $0] } + keys.map { [Array("LRANGE".utf8), $0, Array("0".utf8), last] }
+        return keys.map { .type(key: $0) } + keys.map { .lrange(key: $0, start: 0, stop: headLength - 1) }
     }
 
     /// Picks the target from the replies to `lookups`: a sorted set at the

@@ -52,7 +52,7 @@ struct BacklogHead {
     func executedPrefix(of sent: [PublishBatch], key: [UInt8], on connection: Connection) throws(RedisError) -> Int? {
         let expectations = (0...sent.count).map { after(sent[..<$0]) }
         let window = (expectations.map(\.known.count).max() ?? 0) + 1
-        let reply = try connection.command([Array("LRANGE".utf8), key, Array("0".utf8), Array(String(window - 1).utf8)]).check()
+        let reply = try connection.command(.lrange(key: key, start: 0, stop: window - 1)).check()
         let head = (reply.elements ?? []).compactMap(\.bytes)
         let matches = expectations.indices.filter { i in
             let e = expectations[i]
@@ -68,9 +68,8 @@ extension PublishBatch {
     /// all, and in order). The last envelope of a batch is its newest, the
     /// last one any trim of this publisher removes.
     static func executedPrefix(of sent: [PublishBatch], key: [UInt8], on connection: Connection) throws(RedisError) -> Int {
-        let zscore = Array("ZSCORE".utf8)
         for batch in sent {
-            try connection.append([zscore, key, Array(batch.member(batch.count - 1))])
+            try connection.append(.zscore(key: key, member: Array(batch.member(batch.count - 1))))
         }
         let replies = try connection.readReplies(sent.count)
         for r in replies { try r.check() }

@@ -99,7 +99,7 @@ struct PublishBatch: ResumableTransaction {
     var queuedReplies: Int { 1 + plan.archiveCommands + count }
 
     func encodeQueued(into batch: inout CommandBatch) {
-        batch.add("MULTI")
+        batch.add(.multi)
         switch plan.target {
         case .none:
             break
@@ -112,12 +112,10 @@ struct PublishBatch: ResumableTransaction {
                 member(i).withUnsafeBytes { batch.argument($0) }
             }
             if let retain = plan.retainMilliseconds, let newest = ts.last {
-                batch.begin(4); batch.argument("ZREMRANGEBYSCORE"); batch.argument(key); batch.argument("-inf")
-                batch.argument("(\(newest - retain)")
+                batch.add(.zremRangeByScore(key: key, from: .negativeInfinity, to: .exclusive(Score(newest - retain))))
             }
             if let max = plan.maxLength {
-                batch.begin(4); batch.argument("ZREMRANGEBYRANK"); batch.argument(key); batch.argument("0")
-                batch.argument(Int64(-(max + 1)))
+                batch.add(.zremRangeByRank(key: key, start: 0, stop: -(max + 1)))
             }
         case .backlog(let key):
             batch.begin(2 + count)
@@ -125,8 +123,7 @@ struct PublishBatch: ResumableTransaction {
             batch.argument(key)
             for i in 0..<count { payload(i).withUnsafeBytes { batch.argument($0) } }
             if let max = plan.maxLength {
-                batch.begin(4); batch.argument("LTRIM"); batch.argument(key); batch.argument("0")
-                batch.argument(Int64(max - 1))
+                batch.add(.ltrim(key: key, start: 0, stop: max - 1))
             }
         }
         for i in 0..<count {

@@ -151,7 +151,7 @@ public final class Publisher {
 
     /// One round trip: the link's CLIENT ID, then the archive's keys.
     private func lookUp(channel: [UInt8], on connection: Connection) throws(RedisError) -> (ArchiveTarget, head: [[UInt8]]) {
-        try connection.append([Array("CLIENT".utf8), Array("ID".utf8)])
+        try connection.append(.clientID)
         let lookups = options.archive.map { ArchiveTarget.lookups(channel: channel, archive: $0, backlog: options.backlog) } ?? []
         for command in lookups { try connection.append(command) }
         let replies = try connection.readReplies(1 + lookups.count)

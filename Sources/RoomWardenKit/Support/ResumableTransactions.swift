@@ -191,7 +191,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             if inFlight == nil {
                 queued.removeFirst()
                 inFlight = next
-                try write(next, then: TransactionWords.exec)
+                try write(next, then: Command.exec)
             } else if staged == nil {
                 queued.removeFirst()
                 staged = next
@@ -203,7 +203,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     }
 
     /// Writes a transaction's queued commands, and `closing` (EXEC) if given.
-    private func write(_ transaction: T, then closing: [[UInt8]]?) throws(RedisError) {
+    private func write(_ transaction: T, then closing: Command?) throws(RedisError) {
         batch.removeAll()
         transaction.encodeQueued(into: &batch)
         if let closing { batch.add(closing) }
@@ -242,7 +242,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         } else {
             inFlight = next
             batch.removeAll()
-            batch.add(TransactionWords.exec)
+            batch.add(Command.exec)
             try connection.append(batch)
             try connection.flush()
         }
@@ -252,7 +252,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     /// and reads its replies. It is already back among the unsent.
     private func discard(_ dropped: T) throws(RedisError) {
         batch.removeAll()
-        batch.add(TransactionWords.discard)
+        batch.add(Command.discard)
         try connection.append(batch)
         try connection.flush()
         _ = try connection.readReplies(dropped.queuedReplies + 1)
@@ -329,10 +329,8 @@ public final class ResumableTransactions<T: ResumableTransaction> {
     /// check's answer stays true. Also learns the new link's id. Without
     /// the ACL for CLIENT, neither is done.
     private func fence(_ fresh: Connection) throws(RedisError) {
-        if let old = clientID {
-            try fresh.append([Array("CLIENT".utf8), Array("KILL".utf8), Array("ID".utf8), Array(String(old).utf8)])
-        }
-        try fresh.append([Array("CLIENT".utf8), Array("ID".utf8)])
+        if let old = clientID { try fresh.append(.clientKill(id: old)) }
+        try fresh.append(.clientID)
         let replies = try fresh.readReplies(clientID == nil ? 1 : 2)
         clientID = replies.last?.integer
     }
@@ -342,10 +340,4 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         return GaveUp(error: error, cause: outageCause, undecidable: undecidable,
                       inDoubt: inFlight.map { [$0] } ?? [], unsent: (staged.map { [$0] } ?? []) + queued)
     }
-}
-
-/// The words that end a transaction.
-private enum TransactionWords {
-    static let exec = [Array("EXEC".utf8)]
-    static let discard = [Array("DISCARD".utf8)]
 }
