@@ -1,4 +1,4 @@
-import Dispatch
+import Hiredis
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -13,19 +13,19 @@ import Glibc
 /// stopped answering) does not hold the exit: the socket registered with
 /// `guardSocket` is shut down, so the blocked read fails and the command
 /// reports what it could not confirm.
+///
+/// The handler is a plain `sigaction` one that stores the signal in an
+/// atomic and writes one byte to a pipe, both async-signal-safe; it works
+/// whichever thread the kernel picks. One per process.
 public final class Interruption: Sendable {
-    /// The signal received, 0 before any.
-    private let received = Atomic<Int32>(0)
     /// Readable once a signal came (the read end of a pipe).
     public let fileDescriptor: Int32
-    private let wakeWrite: Int32
     /// The socket to shut down when the grace period ends; -1 for none.
     /// Set and cleared under the lock, and shut down under it, so a
     /// descriptor is never shut down after its connection closed it.
     private let guarded = Mutex<Int32>(-1)
-    private let sources: [DispatchSourceSignalBox]
 
-    /// Takes over `signals` (SIGINT, SIGTERM) until this is deinitialised.
+    /// Takes over `signals` (SIGINT, SIGTERM) for the rest of the process.
     public init(signals: [Int32] = [SIGINT, SIGTERM], grace: Duration = .seconds(2)) {
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) == 0 {
@@ -37,45 +37,27 @@ public final class Interruption: Sendable {
             fds = [-1, -1]
         }
         fileDescriptor = fds[0]
-        wakeWrite = fds[1]
-        var boxes: [DispatchSourceSignalBox] = []
+        InterruptState.wake.store(fds[1], ordering: .releasing)
+        for sig in signals { Glibc.signal(sig, interruptHandler) }
         let (seconds, attos) = grace.components
-        let graceNanos = Int(seconds) * 1_000_000_000 + Int(attos / 1_000_000_000)
-        for sig in signals {
-            Glibc.signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            boxes.append(DispatchSourceSignalBox(source))
-        }
-        sources = boxes
-        for (sig, box) in zip(signals, boxes) {
-            box.source.setEventHandler { [weak self] in
-                guard let self else { return }
-                self.record(sig)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(graceNanos)) { [weak self] in
-                    self?.shutDownGuardedSocket()
-                }
+        let graceMilliseconds = Int64(seconds) * 1000 + Int64(attos / 1_000_000_000_000_000)
+        let readEnd = fds[0]
+        // Waits for the first signal, then gives the command `grace` to
+        // finish before cutting a link that does not answer.
+        Threads.start(stackSize: 64 * 1024) { [self] in
+            guard readEnd >= 0 else { return }
+            _ = try? Syscall.poll(readEnd, events: Int16(POLLIN), timeoutMilliseconds: -1)
+            Monotonic.sleep(milliseconds: graceMilliseconds)
+            guarded.withLock { fd in
+                if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
             }
-            box.source.resume()
         }
-    }
-
-    deinit {
-        for box in sources { box.source.cancel() }
-        if fileDescriptor >= 0 { close(fileDescriptor); close(wakeWrite) }
     }
 
     /// The signal that came (SIGINT, SIGTERM), or nil.
     public var signal: Int32? {
-        let s = received.load(ordering: .acquiring)
+        let s = InterruptState.received.load(ordering: .acquiring)
         return s == 0 ? nil : s
-    }
-
-    /// Records a signal as if it had been received (tests, and callers that
-    /// stop for their own reasons the same way).
-    public func record(_ sig: Int32) {
-        _ = received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing)
-        var byte: UInt8 = 1
-        _ = Glibc.write(wakeWrite, &byte, 1)
     }
 
     /// Sleeps `milliseconds`, or less if a signal comes; false if it did.
@@ -85,8 +67,7 @@ public final class Interruption: Sendable {
         while true {
             let left = deadline - Monotonic.milliseconds()
             if left <= 0 { return signal == nil }
-            var pfd = pollfd(fd: fileDescriptor, events: Int16(POLLIN), revents: 0)
-            _ = poll(&pfd, 1, Int32(min(left, Int64(Int32.max))))
+            _ = try? Syscall.poll(fileDescriptor, events: Int16(POLLIN), timeoutMilliseconds: Int32(clamping: left))
             if signal != nil { return false }
         }
     }
@@ -97,17 +78,20 @@ public final class Interruption: Sendable {
     public func guardSocket(_ fd: Int32?) {
         guarded.withLock { $0 = fd ?? -1 }
     }
-
-    private func shutDownGuardedSocket() {
-        guarded.withLock { fd in
-            if fd >= 0 { shutdown(fd, Int32(SHUT_RDWR)) }
-        }
-    }
 }
 
-/// A dispatch signal source, held by a Sendable owner. Dispatch sources are
-/// thread-safe objects; the box only carries one across.
-private final class DispatchSourceSignalBox: @unchecked Sendable {
-    let source: DispatchSourceSignal
-    init(_ source: DispatchSourceSignal) { self.source = source }
+/// What the signal handler touches: atomics only.
+private enum InterruptState {
+    /// The first signal received, 0 before any.
+    static let received = Atomic<Int32>(0)
+    /// The write end of the wake-up pipe, -1 before there is one.
+    static let wake = Atomic<Int32>(-1)
+}
+
+/// Records the first signal and wakes the waiters; async-signal-safe.
+private func interruptHandler(_ sig: Int32) {
+    _ = InterruptState.received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing)
+    var byte: UInt8 = 1
+    let fd = InterruptState.wake.load(ordering: .acquiring)
+    if fd >= 0 { _ = Glibc.write(fd, &byte, 1) }
 }
