@@ -157,28 +157,6 @@ struct ArchiveOptions: ParsableArguments {
     }
 }
 
-/// Where the seed recipe's list backlogs live: SPEC §3.
-struct BacklogOptions: ParsableArguments {
-    /// The backlog key template.
-    @Option(name: .long, help: ArgumentHelp(
-        "List backlog key template, used where a room has no sorted-set archive (default *:backlog; env ROOMWARDEN_BACKLOG_KEY).",
-        valueName: "template"))
-    var backlogKey: String?
-
-    func validate() throws {
-        do { _ = try template() } catch { throw ValidationError(error.message) }
-    }
-
-    /// The template from the flag, else the environment, else `*:backlog`.
-    func template() throws(RoomWardenError) -> BacklogKeyTemplate {
-        if let backlogKey { return try BacklogKeyTemplate(backlogKey) }
-        if let env = Environment()["ROOMWARDEN_BACKLOG_KEY"], !env.isEmpty {
-            return try BacklogKeyTemplate(env)
-        }
-        return .standard
-    }
-}
-
 /// A subcommand that talks to Redis. `run()` resolves the connection
 /// settings and maps every failure to its one stderr line and exit code,
 /// here and nowhere else.

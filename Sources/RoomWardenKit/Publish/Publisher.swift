@@ -104,6 +104,12 @@ public final class Publisher {
     public func prepare(channel: [UInt8]) throws(RoomWardenError) -> ArchiveTarget {
         let name = String(decoding: channel, as: UTF8.self)
         var connection = try settings.connect()
+        // Publishing only: nothing to look at, and nothing a lost link
+        // could be checked against (so no CLIENT ID either): no round trip.
+        guard options.archive != nil else {
+            self.connection = connection
+            return .none
+        }
         var outageStarted: Int64?
         var attempt = 0
         while true {
@@ -151,12 +157,12 @@ public final class Publisher {
 
     /// One round trip: the link's CLIENT ID, then the archive's keys.
     private func lookUp(channel: [UInt8], on connection: Connection) throws(RedisError) -> (ArchiveTarget, head: [[UInt8]]) {
+        guard let archive = options.archive else { return (.none, []) }
         try connection.append(.clientID)
-        let lookups = options.archive.map { ArchiveTarget.lookups(channel: channel, archive: $0, backlog: options.backlog) } ?? []
+        let lookups = ArchiveTarget.lookups(channel: channel, archive: archive, backlog: options.backlog)
         for command in lookups { try connection.append(command) }
         let replies = try connection.readReplies(1 + lookups.count)
         clientID = replies[0].integer
-        guard let archive = options.archive else { return (.none, []) }
         return try ArchiveTarget.decide(Array(replies.dropFirst()), channel: channel, archive: archive, backlog: options.backlog)
     }
 
