@@ -271,7 +271,7 @@ _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
     repeating_options=(--sentinel)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --from -f --format)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --retry-for --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -320,6 +320,9 @@ _roomwarden_publish() {
         return
         ;;
     '--max-len')
+        return
+        ;;
+    '--retry-for')
         return
         ;;
     '--from')

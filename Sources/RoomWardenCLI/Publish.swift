@@ -12,8 +12,11 @@ extension RoomWarden {
             abstract: "Publish a message and archive it, in one transaction.",
             discussion: """
                 Without MESSAGE (or with -), publishes each line of stdin; -0 splits stdin on NUL \
-                bytes, --whole sends all of it as one message. Each message is MULTI; ZADD to the \
-                archive; PUBLISH; EXEC. Prints the number of receivers of each message.
+                bytes, --whole sends all of it as one message. Messages go in batches, each one \
+                transaction: MULTI; ZADD to the archive (or LPUSH to the room's list backlog); \
+                PUBLISH each; EXEC. A lost connection is retried (--retry-for) without publishing \
+                anything twice. Prints the number of receivers of each message; when it stops \
+                short, says on stderr which line to resume from (tail -n +LINE).
                 """)
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
@@ -42,6 +45,12 @@ extension RoomWarden {
         /// Trim the archive to this many entries.
         @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
         var maxLen: Count?
+
+        /// How long a lost connection is retried.
+        @Option(name: .long, help: ArgumentHelp(
+            "After a lost connection, reconnect and resume for up to this long; 0 gives up at once.",
+            valueName: "duration"))
+        var retryFor: Span = .seconds(30)
 
         /// Publish only.
         @Flag(name: .long, help: "Publish only; write nothing to the archive.")
@@ -79,36 +88,23 @@ extension RoomWarden {
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             var options = PublishOptions()
             options.archive = noArchive ? nil : try archive.template()
+            options.backlog = try archive.backlogTemplate()
             options.retainMilliseconds = retain?.milliseconds
             options.maxLength = maxLen?.value
             options.from = from
+            options.retry = RetryPolicy(budgetMilliseconds: retryFor.milliseconds)
             let asJSON = json || format == .json
             options.reportIDs = asJSON && !quiet
-            let connection = try settings.connect()
-            let publisher = Publisher(connection: connection, options: options)
+            let interruption = Interruption()
+            let publisher = Publisher(settings: settings, options: options, interruption: interruption)
+            let channelBytes = RawArguments.bytes(channel)
+            let target = try publisher.prepare(channel: channelBytes)
             // A reader that goes away (| head -1) ends the printing, not the publishing.
             let out = OutputSink(outliveReader: true)
-            let channelBytes = RawArguments.bytes(channel)
-            var nextRecord: () throws(RoomWardenError) -> [UInt8]?
-            var ready: () -> Bool = { true }
+            var outputFailure: RoomWardenError?
             var progress: ProgressLine?
             defer { progress?.finish() }
-            if let message, message != "-" {
-                var given: [UInt8]? = RawArguments.bytes(message)
-                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in defer { given = nil }; return given }
-            } else {
-                let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines)
-                nextRecord = { () throws(RoomWardenError) -> [UInt8]? in try input.next() }
-                ready = { input.ready() }
-                if isatty(0) == 1 {
-                    printDiagnostic(whole ? "reading one message from the terminal: press Ctrl-D on an empty line to send it"
-                                    : "reading messages from the terminal, \(nulSeparated ? "NUL-separated" : "one a line"): press Ctrl-D on an empty line to finish")
-                } else if ProgressLine.wanted(resultsOnStdout: !quiet) {
-                    progress = ProgressLine(noun: "messages")
-                }
-            }
-            defer { try? out.flush() }
-            try publisher.publish(channel: channelBytes, next: nextRecord, ready: ready, idle: out.flush) { (p: Published) throws(RoomWardenError) in
+            func report(_ p: Published) {
                 progress?.add()
                 if quiet { return }
                 if asJSON {
@@ -121,15 +117,52 @@ extension RoomWarden {
                     out.buffer.append(contentsOf: #","ts":"#.utf8)
                     JSONText.appendInteger(p.ts, to: &out.buffer)
                     out.buffer.append(contentsOf: #","receivers":"#.utf8)
-                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                    if let receivers = p.receivers {
+                        JSONText.appendInteger(receivers, to: &out.buffer)
+                    } else {
+                        out.buffer.append(contentsOf: "null".utf8)
+                    }
                     out.buffer.append(contentsOf: "}\n".utf8)
-                } else {
-                    JSONText.appendInteger(p.receivers, to: &out.buffer)
+                } else if let receivers = p.receivers {
+                    JSONText.appendInteger(receivers, to: &out.buffer)
                     out.buffer.append(0x0A)
+                } else {
+                    out.buffer.append(contentsOf: "?\n".utf8)  // it ran; a lost connection took its reply
                 }
-                try out.flushIfFull()
+                do { try out.flushIfFull() } catch { if outputFailure == nil { outputFailure = error } }
+            }
+            let fromStdin = message == nil || message == "-"
+            do throws(PublishStopped) {
+                if fromStdin {
+                    let input = InputRecords(framing: whole ? .whole : nulSeparated ? .nulSeparated : .lines,
+                                             wake: interruption.fileDescriptor)
+                    if isatty(0) == 1 {
+                        printDiagnostic(whole ? "reading one message from the terminal: press Ctrl-D on an empty line to send it"
+                                        : "reading messages from the terminal, \(nulSeparated ? "NUL-separated" : "one a line"): press Ctrl-D on an empty line to finish")
+                    } else if ProgressLine.wanted(resultsOnStdout: !quiet) {
+                        progress = ProgressLine(noun: "messages")
+                    }
+                    try publisher.publish(channel: channelBytes, target: target, input: input, idle: out.flush, report: report)
+                } else {
+                    try publisher.publish(channel: channelBytes, target: target, input: OneMessage(RawArguments.bytes(message ?? "")),
+                                          report: report)
+                }
+            } catch {
+                try? out.flush()
+                if asJSON && !quiet { try? out.write(error.json()); try? out.flush() }
+                if !fromStdin {
+                    let doubt = error.inDoubt == nil ? "" : "; the message may or may not have been published"
+                    throw RoomWardenError(exitCode: error.error.exitCode, error.error.message + doubt)
+                }
+                let tail = whole ? nil : nulSeparated ? "tail -z -n" : "tail -n"
+                throw RoomWardenError(exitCode: error.error.exitCode, error.line(resumeWith: tail))
             }
             try out.flush()
+            if let outputFailure { throw outputFailure }
+            if publisher.reconnects > 0 {
+                let times = publisher.reconnects == 1 ? "once" : "\(publisher.reconnects) times"
+                printDiagnostic("the connection to Redis at \(settings.endpoint) was lost \(times) and resumed each time; nothing was sent twice")
+            }
         }
     }
 }

@@ -123,17 +123,16 @@ final class PublishTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("exactly one '*'"), r.stderr)
     }
 
-    func testWrongTypeArchiveKeyExits65NamingKey() throws {
+    func testWrongTypeArchiveKeyExits65BeforePublishing() throws {
         let room = freshRoom()
         try server.run("SET", "\(room):archive", "not a zset")
         let sub = try Subscriber(server, channels: [room])
         let r = try rw(["publish", room, "hi"])
         XCTAssertEqual(r.status, 65)
-        XCTAssertTrue(r.stderr.contains("'\(room):archive'"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("WRONGTYPE"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("was published to \(room) but not archived"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("'\(room):archive' holds a string"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("nothing was published"), r.stderr)
         XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "one line: \(r.stderr)")
-        XCTAssertEqual(try sub.next()?.payload, Array("hi".utf8))
+        XCTAssertNil(try sub.next(timeout: 0.5), "nothing is published without its archive entry")
     }
 
     func testUsageErrorsExit64() throws {
@@ -163,21 +162,6 @@ final class PublishTests: XCTestCase {
         XCTAssertEqual(r.stdout, "0\n")
         XCTAssertEqual(r.stderr, "")
         XCTAssertEqual(try server.run("ZCARD", "\(room):archive"), .integer(50_000), "every line was published")
-    }
-
-    func testServerGoneMidStreamExits69() throws {
-        let own = try RedisServer()
-        let p = try CLIProcess(["publish", "room:x", "-q"] + own.socketArguments)
-        p.write(Array("one\n".utf8))
-        let deadline = Date().addingTimeInterval(5)
-        while (try? own.run("ZCARD", "room:x:archive")) != .integer(1) && Date() < deadline { usleep(10_000) }
-        own.stop()
-        p.write(Array("two\n".utf8))
-        p.closeInput()
-        let r = p.wait()
-        XCTAssertEqual(r.status, 69, r.stderr)
-        XCTAssertTrue(r.stderr.contains("publishing to room:x"), r.stderr)
-        XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
     }
 
     func testLargeStdinIsPipelinedCompletely() throws {

@@ -38,13 +38,16 @@ final class TimeoutTests: XCTestCase {
         print("fault to exit, \(what): \(String(format: "%.2f", elapsed))s (--timeout \(Int(timeout))s)")
     }
 
+    /// publish takes a timeout as a lost link and retries for --retry-for
+    /// (PublishResumeTests); `--retry-for 0` here makes it give up at the
+    /// timeout like the others.
     func testHistoryStatsAndPublishGiveUpOnAServerThatStoppedAnswering() throws {
         try Self.own.run("ZADD", "room:t:archive", "1795300000000", "kept")
         let commands: [(String, [String])] = [
             ("history of a channel", ["history", "room:t"]),
             ("history of all rooms", ["history"]),
             ("stats", ["stats"]),
-            ("publish one message", ["publish", "room:t", "hello"]),
+            ("publish one message", ["publish", "room:t", "hello", "--retry-for", "0"]),
         ]
         try whileStopped {
             for (what, args) in commands {
@@ -63,7 +66,7 @@ final class TimeoutTests: XCTestCase {
         XCTAssertEqual(try roomwarden(["history", "room:f", "--format", "{message}"] + via).lines, ["kept"])
         proxy.freeze()
         defer { proxy.thaw() }
-        for (what, args) in [("history", ["history", "room:f"]), ("stats", ["stats"]), ("publish", ["publish", "room:f", "hi"])] {
+        for (what, args) in [("history", ["history", "room:f"]), ("stats", ["stats"]), ("publish", ["publish", "room:f", "hi", "--retry-for", "0"])] {
             let start = Date()
             let r = try roomwarden(args + via, timeout: 20)
             assertGaveUp(r, after: Date().timeIntervalSince(start), timeout: 1, "\(what) through a frozen link", port: proxy.port)
@@ -71,7 +74,7 @@ final class TimeoutTests: XCTestCase {
     }
 
     func testPublishFromStdinGivesUpMidStream() throws {
-        let p = try CLIProcess(["publish", "room:t", "--timeout", "2s"] + address)
+        let p = try CLIProcess(["publish", "room:t", "--timeout", "2s", "--retry-for", "0"] + address)
         p.write(Array("one\ntwo\n".utf8))
         guard p.waitForLines(2) else {
             p.signal(SIGKILL)

@@ -147,6 +147,9 @@ extension Command {
         Command("ZREMRANGEBYSCORE", [key, from.argument, to.argument])
     }
 
+    /// `ZSCORE key member`: the member's score, or nil when it is not there.
+    public static func zscore(key: [UInt8], member: [UInt8]) -> Command { Command("ZSCORE", [key, member]) }
+
     /// `ZREMRANGEBYRANK key start stop`.
     public static func zremRangeByRank(key: [UInt8], start: Int, stop: Int) -> Command {
         var c = Command("ZREMRANGEBYRANK", [key])
@@ -175,6 +178,13 @@ extension Command {
 
     /// `LLEN key`.
     public static func llen(key: [UInt8]) -> Command { Command("LLEN", [key]) }
+
+    /// `LTRIM key start stop`: keeps that range only.
+    public static func ltrim(key: [UInt8], start: Int, stop: Int) -> Command {
+        var c = Command("LTRIM", [key])
+        c.add(start); c.add(stop)
+        return c
+    }
 }
 
 // MARK: Pub/sub
@@ -233,6 +243,16 @@ extension Command {
 
     /// `EXEC`.
     public static let exec = Command(words: "EXEC")
+
+    /// `DISCARD`: drops the commands queued since MULTI.
+    public static let discard = Command(words: "DISCARD")
+
+    /// `CLIENT ID`: the server's id for this connection.
+    public static let clientID = Command(words: "CLIENT", "ID")
+
+    /// `CLIENT KILL ID id`: closes that connection, dropping what it sent
+    /// and the server has not run.
+    public static func clientKill(id: Int64) -> Command { Command(words: "CLIENT", "KILL", "ID", String(id)) }
 }
 
 extension CommandBatch {

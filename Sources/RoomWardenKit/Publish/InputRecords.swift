@@ -13,40 +13,60 @@ public final class InputRecords {
 
     private let fd: Int32
     private let framing: Framing
+    /// Readable when waiting for input should stop (an interrupt); -1: none.
+    private let wake: Int32
     private var chunk: [UInt8] = []
     private var start = 0
     private var eof = false
+    /// True once a wait for input was cut short by `wake`.
+    public private(set) var interrupted = false
 
-    public init(fd: Int32 = 0, framing: Framing) {
+    /// Reads `fd`; a wait for more input ends early when `wake` becomes
+    /// readable (`Interruption.fileDescriptor`).
+    public init(fd: Int32 = 0, framing: Framing, wake: Int32 = -1) {
         self.fd = fd
         self.framing = framing
+        self.wake = wake
     }
 
-    /// The next record without its separator, or nil at the end. A last
-    /// line without a newline is still a record; a trailing newline does not
-    /// make an empty one.
+    /// The next record without its separator, or nil at the end (or when
+    /// interrupted). A last line without a newline is still a record; a
+    /// trailing newline does not make an empty one.
     public func next() throws(RoomWardenError) -> [UInt8]? {
+        try withNext { Array($0) }
+    }
+
+    /// Calls `body` with the next record's bytes (valid only during the
+    /// call) and returns what it returns; nil at the end of input or when
+    /// an interrupt cut the wait short (see `interrupted`).
+    public func withNext<R>(_ body: (UnsafeRawBufferPointer) -> R) throws(RoomWardenError) -> R? {
+        if interrupted { return nil }
         if framing == .whole {
             if eof { return nil }
-            while try fill() {}
-            eof = true
+            reading: while true {
+                switch try fill() {
+                case .data: continue
+                case .interrupted: return nil
+                case .end: break reading
+                }
+            }
             defer { chunk = [] }
-            return chunk
+            return chunk.withUnsafeBytes(body)
         }
         let sep: UInt8 = framing == .lines ? 0x0A : 0x00
         var searchFrom = start
         while true {
             if let i = chunk[searchFrom...].firstIndex(of: sep) {
-                let record = Array(chunk[start..<i])
+                let from = start
                 start = i + 1
-                return record
+                return chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[from..<i])) }
             }
             searchFrom = chunk.count
             if eof {
                 guard start < chunk.count else { return nil }
-                let record = Array(chunk[start...])
+                let from = start
                 start = chunk.count
-                return record
+                return chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[from...])) }
             }
             if start > 0 {
                 let consumed = start
@@ -54,7 +74,7 @@ public final class InputRecords {
                 searchFrom -= consumed
                 start = 0
             }
-            _ = try fill()
+            if try fill() == .interrupted { return nil }
         }
     }
 
@@ -68,8 +88,19 @@ public final class InputRecords {
         return poll(&pfd, 1, 0) > 0
     }
 
-    /// Reads one more chunk; false at end of input.
-    private func fill() throws(RoomWardenError) -> Bool {
+    private enum Filled { case data, end, interrupted }
+
+    /// Reads one more chunk, waiting for it (or for `wake`).
+    private func fill() throws(RoomWardenError) -> Filled {
+        if wake >= 0 {
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            while true {
+                let n = poll(&fds, 2, -1)
+                if n < 0 && errno == EINTR { continue }
+                if fds[1].revents != 0 { interrupted = true; return .interrupted }
+                break
+            }
+        }
         let want = 256 * 1024
         let old = chunk.count
         chunk.reserveCapacity(old + want)
@@ -85,7 +116,7 @@ public final class InputRecords {
             throw .failure("cannot read standard input: \(error)")
         }
         chunk.removeLast(want - n)
-        if n == 0 { eof = true }
-        return n > 0
+        if n == 0 { eof = true; return .end }
+        return .data
     }
 }

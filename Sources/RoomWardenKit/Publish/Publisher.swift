@@ -1,17 +1,24 @@
 import Hiredis
 
-/// How `publish` archives and trims.
+/// How `publish` archives, trims, batches and retries.
 public struct PublishOptions: Sendable {
-    /// Where archives live; nil publishes only (`--no-archive`).
+    /// Where sorted-set archives live; nil publishes only (`--no-archive`).
     public var archive: ArchiveKeyTemplate? = .standard
+    /// Where the recipe's list backlogs live (`--backlog-key`).
+    public var backlog: BacklogKeyTemplate = .standard
     /// Drop archive entries older than this (`--retain`), in ms.
     public var retainMilliseconds: Int64?
     /// Keep at most this many archive entries (`--max-len`).
     public var maxLength: Int?
     /// The publisher's name for the envelope (`--from`).
     public var from: String?
-    /// Messages per pipelined batch.
+    /// Messages per transaction at most: past a few hundred the server's
+    /// rate no longer grows while each EXEC holds it longer (BENCHMARKS.md).
     public var batchSize = 512
+    /// Bytes per transaction at most (one message may be larger alone).
+    public var batchBytes = 4 << 20
+    /// How long a lost connection is retried (`--retry-for`).
+    public var retry = RetryPolicy(budgetMilliseconds: 30_000)
     /// Whether `Published.id` is wanted (JSON output); making it costs a
     /// string per message.
     public var reportIDs = true
@@ -21,196 +28,256 @@ public struct PublishOptions: Sendable {
 
 /// What became of one published message.
 public struct Published: Sendable {
+    /// Its input line (record) number, from 1.
+    public var line: Int
+    /// Its envelope id (sorted-set archives, when `reportIDs`).
     public var id: String?
+    /// Its time, ms.
     public var ts: Int64
-    public var receivers: Int64
+    /// How many subscribers received it; nil when it was found published
+    /// after a lost connection took its reply.
+    public var receivers: Int64?
 }
 
-/// Publishes and archives: one `MULTI; ZADD; [trim]; PUBLISH; EXEC` per
-/// message, pipelined in batches, every EXEC element checked.
-public final class Publisher {
-    private let connection: Connection
-    private let options: PublishOptions
-    private var ids = MessageIDs()
-    private var batch = CommandBatch()
-    private var envelope: [UInt8] = []
-    private var idBytes: [UInt8] = []
-    private let fromBytes: [UInt8]?
-    private static let multiName = Array("MULTI".utf8), zaddName = Array("ZADD".utf8)
-    private static let publishName = Array("PUBLISH".utf8), execName = Array("EXEC".utf8)
+/// Where messages come from: the lines of stdin, or the one message given.
+public protocol MessageSource {
+    /// Calls `body` with the next message's bytes (valid during the call);
+    /// nil at the end, or when an interrupt cut a wait short.
+    func withNext<R>(_ body: (UnsafeRawBufferPointer) -> R) throws(RoomWardenError) -> R?
+    /// True if the next message can be had without waiting.
+    func ready() -> Bool
+    /// Whether messages are numbered lines of an input (stdin), or the one
+    /// message given.
+    var numbered: Bool { get }
+}
 
-    /// One message of a batch awaiting its replies.
-    private struct Pending {
-        var id: String?
-        var ts: Int64
+extension InputRecords: MessageSource {
+    public var numbered: Bool { true }
+}
+
+/// The one message given on the command line.
+public final class OneMessage: MessageSource {
+    private var message: [UInt8]?
+    public init(_ message: [UInt8]) { self.message = message }
+    public func withNext<R>(_ body: (UnsafeRawBufferPointer) -> R) throws(RoomWardenError) -> R? {
+        defer { message = nil }
+        return message?.withUnsafeBytes(body)
     }
+    public func ready() -> Bool { true }
+    public var numbered: Bool { false }
+}
 
-    public init(connection: Connection, options: PublishOptions) {
-        self.connection = connection
+/// Publishes and archives (SPEC §6): messages go in batches, each one
+/// transaction, one in flight while the next is read and encoded; a batch
+/// goes out as soon as the input pauses. A lost connection is retried and
+/// what was in flight is checked, so every message is archived exactly
+/// once and published at most once. When it stops short, it throws
+/// `PublishStopped`, which says what was confirmed and where to resume.
+public final class Publisher {
+    private let settings: ConnectionSettings
+    private let options: PublishOptions
+    private let interruption: Interruption?
+    private var connection: Connection?
+    private var ids = MessageIDs()
+    private let fromBytes: [UInt8]?
+    /// The newest time given so far: times never go back within a run, so
+    /// a batch's last envelope is its newest.
+    private var lastTs: Int64 = 0
+
+    /// How many times the last `publish` lost the connection and resumed.
+    public private(set) var reconnects = 0
+
+    /// Largest argument Redis takes by default (`proto-max-bulk-len`).
+    static let maxArgument = 512 << 20
+
+    public init(settings: ConnectionSettings, options: PublishOptions, interruption: Interruption? = nil) {
+        self.settings = settings
         self.options = options
+        self.interruption = interruption
         fromBytes = options.from.map { Array($0.utf8) }
     }
 
-    /// Commands queued inside MULTI per message: ZADD, trims, PUBLISH.
-    private var queuedPerMessage: Int {
-        guard options.archive != nil else { return 1 }
-        return 2 + (options.retainMilliseconds == nil ? 0 : 1) + (options.maxLength == nil ? 0 : 1)
-    }
-
-    /// Publishes every record `next` yields to `channel`, calling `report`
-    /// for each in order. While input keeps coming (`ready` says more is
-    /// waiting), messages go out in batches, one batch on the wire while the
-    /// replies of the previous one are read; when input pauses, what was read
-    /// goes out at once and `idle` is called. Stops after the batch in which
-    /// a command failed and throws what failed (exit 65 or 77), with a count
-    /// of what was published all the same.
-    public func publish(
-        channel: [UInt8],
-        next: () throws(RoomWardenError) -> [UInt8]?,
-        ready: () -> Bool = { true },
-        idle: () throws(RoomWardenError) -> Void = {},
-        report: (Published) throws(RoomWardenError) -> Void
-    ) throws(RoomWardenError) {
-        let channelName = String(decoding: channel, as: UTF8.self)
-        let key = options.archive?.key(for: channel)
-        var inFlight: [Pending] = []
-        var upcoming: [Pending] = []
-        var failure = FailureTally(channel: channelName, key: key.map { String(decoding: $0, as: UTF8.self) })
-        var done = false
+    /// Connects and decides where `channel`'s messages are kept (one round
+    /// trip). A list backlog with `--retain` is a usage error (exit 64);
+    /// another type at the archive key is refused (exit 65): nothing is
+    /// published either way.
+    public func prepare(channel: [UInt8]) throws(RoomWardenError) -> ArchiveTarget {
+        let name = String(decoding: channel, as: UTF8.self)
+        var connection = try settings.connect()
+        // Publishing only: nothing to look at, and nothing a lost link
+        // could be checked against (so no CLIENT ID either): no round trip.
+        guard options.archive != nil else {
+            self.connection = connection
+            return .none
+        }
+        var outageStarted: Int64?
+        var attempt = 0
         while true {
-            batch.removeAll()
-            while !done, failure.first == nil, upcoming.count < options.batchSize {
-                if !(upcoming.isEmpty && inFlight.isEmpty) && !ready() { break }
-                guard let payload = try next() else { done = true; break }
-                upcoming.append(add(payload, channel: channel, key: key))
-            }
+            let looked: (ArchiveTarget, head: [[UInt8]])
             do {
-                if !upcoming.isEmpty {
-                    try connection.append(batch)
-                    try connection.flush()
-                }
-                for pending in inFlight {
-                    if let receivers = try readResult(failure: &failure) {
-                        try report(Published(id: pending.id, ts: pending.ts, receivers: receivers))
+                looked = try lookUp(channel: channel, on: connection)
+            } catch where error.isConnectionFailure {
+                // Lost before anything was published: reconnect as publish does.
+                let lost = error
+                let started = outageStarted ?? Monotonic.milliseconds()
+                outageStarted = started
+                var unreachable: RoomWardenError?
+                do {
+                    connection = try options.retry.reconnect(
+                        outageStarted: started, attempt: &attempt, interruption: interruption, lastFailure: &unreachable,
+                        connect: { () throws(RoomWardenError) -> Connection in try settings.connect() })
+                } catch {
+                    switch error {
+                    case .interrupted(let sig): throw RoomWardenError(exitCode: 128 + sig, "interrupted; nothing was published")
+                    case .refused(let refused): throw refused
+                    case .budgetSpent:
+                        let what = RoomWardenError.from(lost, doing: "looking at the archive before publishing to \(name)",
+                                                        endpoint: settings.endpoint).message
+                        let notBack = Ledger.notBack(options.retry, last: unreachable ?? .unreachable("\(lost)"), cause: lost)
+                        throw .unreachable("\(what); \(notBack); nothing was published")
                     }
                 }
-            } catch let error as RedisError {
-                throw RoomWardenError.from(error, doing: "publishing to \(channelName)", endpoint: connection.endpoint)
-            } catch let error as RoomWardenError {
-                throw error
+                continue
             } catch {
-                throw .failure("\(error)")
+                if case .server(let line) = error, let type = ArchiveTarget.wrongType(line), let archive = options.archive {
+                    let key = String(decoding: archive.key(for: channel), as: UTF8.self)
+                    throw .data("archive key '\(key)' holds a \(type), not a sorted set or a list; nothing was published; use --archive-key or another channel")
+                }
+                throw RoomWardenError.from(error, doing: "looking at the archive of \(name)", endpoint: settings.endpoint)
             }
-            if !done && !ready() { try idle() }  // input paused: let reports out now
-            swap(&inFlight, &upcoming)
-            upcoming.removeAll(keepingCapacity: true)
-            if inFlight.isEmpty && (done || failure.first != nil) { break }
-        }
-        if let error = failure.error() { throw error }
-    }
-
-    /// Queues one message's commands in the batch.
-    private func add(_ payload: [UInt8], channel: [UInt8], key: [UInt8]?) -> Pending {
-        let ts = WallClock.nowMilliseconds()
-        guard let key else {
-            batch.begin(3); batch.argument(Publisher.publishName); batch.argument(channel); batch.argument(payload)
-            return Pending(id: nil, ts: ts)
-        }
-        idBytes.removeAll(keepingCapacity: true)
-        ids.append(ts: ts, to: &idBytes)
-        envelope.removeAll(keepingCapacity: true)
-        Envelope.appendJSON(id: idBytes, ts: ts, channel: channel, from: fromBytes, payload: payload, to: &envelope)
-        batch.begin(1); batch.argument(Publisher.multiName)
-        batch.begin(4); batch.argument(Publisher.zaddName); batch.argument(key); batch.argument(ts); batch.argument(envelope)
-        if let retain = options.retainMilliseconds {
-            batch.begin(4); batch.argument("ZREMRANGEBYSCORE"); batch.argument(key); batch.argument("-inf")
-            batch.argument("(\(ts - retain)")
-        }
-        if let max = options.maxLength {
-            batch.begin(4); batch.argument("ZREMRANGEBYRANK"); batch.argument(key); batch.argument("0")
-            batch.argument(Int64(-(max + 1)))
-        }
-        batch.begin(3); batch.argument(Publisher.publishName); batch.argument(channel); batch.argument(payload)
-        batch.begin(1); batch.argument(Publisher.execName)
-        return Pending(id: options.reportIDs ? String(decoding: idBytes, as: UTF8.self) : nil, ts: ts)
-    }
-
-    /// Reads one message's replies; returns its receivers, or nil if it was
-    /// not published (the failure is tallied).
-    private func readResult(failure: inout FailureTally) throws -> Int64? {
-        guard options.archive != nil else {
-            let reply = try connection.readReply()
-            if let line = reply.errorMessage { failure.note(line, published: false, archived: false); return nil }
-            return reply.integer ?? 0
-        }
-        var queueError: String?
-        for _ in 0...queuedPerMessage {  // MULTI's OK and each QUEUED
-            let reply = try connection.readReply()
-            if let line = reply.errorMessage, queueError == nil { queueError = line }
-        }
-        let exec = try connection.readReply()
-        if let queueError {  // EXECABORT: nothing ran
-            failure.note(queueError, published: false, archived: false)
-            return nil
-        }
-        guard let results = exec.elements else {
-            failure.note(exec.errorMessage ?? "EXEC did not run", published: false, archived: false)
-            return nil
-        }
-        let publish = results.last ?? .error("no PUBLISH result")
-        let zadd = results.first ?? .error("no ZADD result")
-        let trimError = results.dropFirst().dropLast().first { $0.errorMessage != nil }?.errorMessage
-        if let line = zadd.errorMessage ?? trimError {
-            failure.note(line, published: publish.integer != nil, archived: zadd.errorMessage == nil)
-        } else if let line = publish.errorMessage {
-            failure.note(line, published: false, archived: true)
-        }
-        return publish.integer
-    }
-}
-
-/// The first failure of a publish run and how many messages it touched.
-private struct FailureTally {
-    let channel: String
-    let key: String?
-    var first: String?
-    var firstPublished = false
-    var firstArchived = false
-    var publishedNotArchived = 0
-    var notPublished = 0
-
-    mutating func note(_ line: String, published: Bool, archived: Bool) {
-        if !published { notPublished += 1 } else if !archived { publishedNotArchived += 1 }
-        if first == nil {
-            first = line
-            firstPublished = published
-            firstArchived = archived
+            let (target, head) = looked
+            if case .backlog(let key) = target, options.retainMilliseconds != nil {
+                throw .usage("--retain keeps entries by time, but \(name)'s messages go to the list backlog '\(String(decoding: key, as: UTF8.self))', which has no times: use --max-len")
+            }
+            backlogHead = BacklogHead(entries: head, maxLength: options.maxLength)
+            self.connection = connection
+            return target
         }
     }
 
-    func error() -> RoomWardenError? {
-        guard let line = first else { return nil }
-        var what: String
-        if firstPublished && !firstArchived {
-            what = "the message was published to \(channel) but not archived"
-        } else if !firstPublished {
-            what = "the message was not published"
-        } else {
-            what = "the message was published and archived but not trimmed"
-        }
-        if publishedNotArchived + notPublished > 1 {
-            what += " (\(publishedNotArchived) published without archive, \(notPublished) not published; stopped there)"
-        }
-        let code = RedisError.server(line).serverCode ?? ""
-        if code == "WRONGTYPE", let key {
-            return .data("archive key '\(key)' holds another type (\(line)); \(what); use --archive-key or another channel")
-        }
-        if code == "NOPERM" {
-            return .denied("Redis denied publishing to \(channel): \(line); \(what) (the ACL user lacks this permission)")
-        }
-        if code == "NOAUTH" || code == "WRONGPASS" {
-            return .denied("Redis requires a password (\(line)); \(what); give it with --askpass, REDISCLI_AUTH, -a or the URL")
-        }
-        return .data("Redis refused publishing to \(channel): \(line); \(what)")
+    /// One round trip: the link's CLIENT ID, then the archive's keys.
+    private func lookUp(channel: [UInt8], on connection: Connection) throws(RedisError) -> (ArchiveTarget, head: [[UInt8]]) {
+        guard let archive = options.archive else { return (.none, []) }
+        try connection.append(.clientID)
+        let lookups = ArchiveTarget.lookups(channel: channel, archive: archive, backlog: options.backlog)
+        for command in lookups { try connection.append(command) }
+        let replies = try connection.readReplies(1 + lookups.count)
+        clientID = replies[0].integer
+        return try ArchiveTarget.decide(Array(replies.dropFirst()), channel: channel, archive: archive, backlog: options.backlog)
     }
+
+    private var clientID: Int64?
+    private var backlogHead = BacklogHead(entries: [], maxLength: nil)
+
+    /// Publishes every message of `input` to `channel`, calling `report` for
+    /// each confirmed one, in order. When the input pauses, what was read
+    /// goes out at once, every reply due is read, and `idle` is called.
+    /// Call `prepare` first.
+    public func publish<Source: MessageSource>(
+        channel: [UInt8], target: ArchiveTarget, input: Source,
+        idle: () throws(RoomWardenError) -> Void = {},
+        report: (Published) -> Void
+    ) throws(PublishStopped) {
+        guard let connection else { preconditionFailure("prepare(channel:) first") }
+        let plan = PublishPlan(channel: channel, target: target, retainMilliseconds: options.retainMilliseconds,
+                               maxLength: options.maxLength)
+        let channelName = String(decoding: channel, as: UTF8.self)
+        let settings = self.settings
+        var ledger = Ledger(target: target, channel: channelName, numbered: input.numbered)
+        let engine = ResumableTransactions<PublishBatch>(
+            connection: connection, clientID: clientID, maxSize: options.batchBytes, policy: options.retry,
+            interruption: interruption,
+            reconnect: { () throws(RoomWardenError) -> Connection in try settings.connect() },
+            check: { [self] (sent, fresh) throws(RedisError) -> Int? in
+                switch target {
+                case .sortedSet(let key): return try PublishBatch.executedPrefix(of: sent, key: key, on: fresh)
+                case .backlog(let key): return try backlogHead.executedPrefix(of: sent, key: key, on: fresh)
+                case .none: return nil
+                }
+            },
+            describe: { error in
+                error.isConnectionFailure ? .unreachable("\(error)")
+                    : RoomWardenError.from(error, doing: "publishing to \(channelName)", endpoint: settings.endpoint)
+            })
+        self.connection = nil
+        let settle = { [self] (settled: ResumableTransactions<PublishBatch>.Settled) -> Bool in
+            switch settled {
+            case .confirmed(let batch, let outcome):
+                return ledger.confirmed(batch, outcome, head: &backlogHead, reportIDs: options.reportIDs, report: report)
+            case .foundExecuted(let batch):
+                return ledger.foundExecuted(batch, head: &backlogHead, reportIDs: options.reportIDs, report: report)
+            }
+        }
+
+        var nextLine = 1
+        var ended = false
+        defer { reconnects = engine.reconnects }
+        do {
+            while !ended && ledger.failure == nil && interruption?.signal == nil {
+                var batch = PublishBatch(plan: plan, firstLine: nextLine)
+                let byteLimit = min(options.batchBytes, engine.sizeLimit)
+                while batch.count < options.batchSize && (batch.count == 0 || batch.size < byteLimit) {
+                    if (batch.count > 0 || !engine.isIdle) && !input.ready() { break }
+                    let added = try input.withNext { payload in add(payload, line: nextLine, to: &batch, ledger: &ledger) }
+                    guard let added else {
+                        if interruption?.signal == nil { ended = true }  // else a signal cut the wait short
+                        break
+                    }
+                    if !added { break }
+                    nextLine += 1
+                }
+                if interruption?.signal != nil { break }
+                if batch.count > 0 { try engine.send(batch, settle: settle) }
+                if ended || ledger.failure != nil || !input.ready() {
+                    try engine.settleAll(settle)
+                    if !ended && ledger.failure == nil { try idle() }
+                }
+            }
+        } catch let gaveUp as ResumableTransactions<PublishBatch>.GaveUp {
+            throw ledger.stopped(gaveUp: gaveUp, retry: options.retry, endpoint: settings.endpoint)
+        } catch let error as RoomWardenError {
+            let (inDoubt, unsent) = engine.abandon(settle)
+            throw ledger.stopped(error, inDoubt: inDoubt, unsent: unsent)
+        } catch {
+            throw ledger.stopped(.failure("\(error)"), inDoubt: [], unsent: [])
+        }
+        if let failure = ledger.failure {
+            let (inDoubt, unsent) = engine.abandon(settle)
+            throw ledger.stopped(failure, inDoubt: inDoubt, unsent: unsent)
+        }
+        if let sig = interruption?.signal, !ended {
+            let (inDoubt, unsent) = engine.abandon(settle)
+            throw ledger.stopped(RoomWardenError(exitCode: 128 + sig, "interrupted"), inDoubt: inDoubt, unsent: unsent)
+        }
+    }
+
+    /// Adds one message to the batch: false (and a failure noted) when it is
+    /// too large for Redis to take.
+    private func add(_ payload: UnsafeRawBufferPointer, line: Int, to batch: inout PublishBatch, ledger: inout Ledger) -> Bool {
+        let tooLarge = { (what: String, bytes: Int) -> RoomWardenError in
+            .data("line \(line)'s \(what) is \(bytes >> 20) MB, more than Redis takes in one argument (512 MB, proto-max-bulk-len)")
+        }
+        if payload.count > Publisher.maxArgument {
+            ledger.failure = tooLarge("message", payload.count)
+            return false
+        }
+        let ts = max(WallClock.nowMilliseconds(), lastTs)
+        lastTs = ts
+        let channel = batch.plan.channel
+        batch.add(payload: payload, ts: ts) { members in
+            idScratch.removeAll(keepingCapacity: true)
+            ids.append(ts: ts, to: &idScratch)
+            channel.withUnsafeBytes { c in
+                Envelope.appendJSON(id: idScratch, ts: ts, channel: c, from: fromBytes, payload: payload, to: &members)
+            }
+        }
+        if case .sortedSet = batch.plan.target, batch.member(batch.count - 1).count > Publisher.maxArgument {
+            ledger.failure = tooLarge("archive envelope", batch.member(batch.count - 1).count)
+            batch.removeLast()
+            return false
+        }
+        return true
+    }
+
+    private var idScratch: [UInt8] = []
 }

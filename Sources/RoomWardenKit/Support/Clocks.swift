@@ -22,3 +22,13 @@ public enum Monotonic {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 }
+
+extension Monotonic {
+    /// Sleeps `milliseconds` (through signals that interrupt nanosleep).
+    public static func sleep(milliseconds: Int64) {
+        guard milliseconds > 0 else { return }
+        var want = timespec(tv_sec: Int(milliseconds / 1000), tv_nsec: Int(milliseconds % 1000) * 1_000_000)
+        var left = timespec()
+        while nanosleep(&want, &left) != 0 && errno == EINTR { want = left }
+    }
+}
