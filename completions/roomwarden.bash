@@ -188,7 +188,7 @@ _roomwarden_watch() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json -0 --null --local -i --ignore-case --no-reconnect --archive --version --help)
     repeating_options=(--sentinel -c --channel --ignore)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --grep -n --count --wait --duration --buffer --heartbeat)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --grep -n --count --wait --duration --buffer --heartbeat)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -234,6 +234,9 @@ _roomwarden_watch() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '-c'|'--channel')
         return
         ;;
@@ -265,7 +268,7 @@ _roomwarden_publish() {
     repeating_flags=()
     non_repeating_flags=(--askpass -0 --null --whole --no-archive --json -q --quiet --version --help)
     repeating_options=(--sentinel)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --retain --max-len --backlog-key --retry-for --from -f --format)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --retain --max-len --retry-for --from -f --format)
     __roomwarden_offer_flags_options 2
 
     # Offer option value completions
@@ -307,13 +310,13 @@ _roomwarden_publish() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '--retain')
         return
         ;;
     '--max-len')
-        return
-        ;;
-    '--backlog-key')
         return
         ;;
     '--retry-for')
@@ -331,9 +334,9 @@ _roomwarden_publish() {
 
 _roomwarden_history() {
     repeating_flags=()
-    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow --version --help)
-    repeating_options=(--sentinel)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --since --until --last --limit --score-unit)
+    non_repeating_flags=(--askpass --json -0 --null --local --reverse --follow -i --ignore-case --delete --all --yes --version --help)
+    repeating_options=(--sentinel --from --ignore)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master -f --format --archive-key --backlog-key --since --until --last --limit --grep --score-unit)
     __roomwarden_offer_flags_options -1
 
     # Offer option value completions
@@ -379,6 +382,9 @@ _roomwarden_history() {
     '--archive-key')
         return
         ;;
+    '--backlog-key')
+        return
+        ;;
     '--since')
         return
         ;;
@@ -389,6 +395,15 @@ _roomwarden_history() {
         return
         ;;
     '--limit')
+        return
+        ;;
+    '--grep')
+        return
+        ;;
+    '--from')
+        return
+        ;;
+    '--ignore')
         return
         ;;
     '--score-unit')
@@ -402,7 +417,7 @@ _roomwarden_stats() {
     repeating_flags=()
     non_repeating_flags=(--askpass --json --version --help)
     repeating_options=(--sentinel)
-    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --window --top --sort -f --format --watch --sample)
+    non_repeating_options=(-u --url -h --host -p --port -s --socket --db --user -a --pass --connect-timeout --timeout --master --archive-key --backlog-key --window --top --sort -f --format --watch --sample)
     __roomwarden_offer_flags_options 1
 
     # Offer option value completions
@@ -442,6 +457,9 @@ _roomwarden_stats() {
         return
         ;;
     '--archive-key')
+        return
+        ;;
+    '--backlog-key')
         return
         ;;
     '--window')

@@ -143,17 +143,36 @@ struct ArchiveOptions: ParsableArguments {
         valueName: "template"))
     var archiveKey: String?
 
+    /// The list backlog key template.
+    @Option(name: .long, help: ArgumentHelp(
+        "List backlog key template, read where a room has no archive key; * stands for the channel (default *:backlog; env ROOMWARDEN_BACKLOG_KEY).",
+        valueName: "template"))
+    var backlogKey: String?
+
     func validate() throws {
-        do { _ = try template() } catch { throw ValidationError(error.message) }
+        do {
+            _ = try template()
+            _ = try backlogTemplate()
+        } catch { throw ValidationError(error.message) }
     }
 
     /// The template from the flag, else the environment, else `*:archive`.
     func template() throws(RoomWardenError) -> ArchiveKeyTemplate {
-        if let archiveKey { return try ArchiveKeyTemplate(archiveKey) }
-        if let env = Environment()["ROOMWARDEN_ARCHIVE_KEY"], !env.isEmpty {
-            return try ArchiveKeyTemplate(env)
-        }
-        return .standard
+        guard let given = ArchiveOptions.given(archiveKey, env: "ROOMWARDEN_ARCHIVE_KEY") else { return .standard }
+        return try ArchiveKeyTemplate(given)
+    }
+
+    /// The backlog template from the flag, else the environment, else `*:backlog`.
+    func backlogTemplate() throws(RoomWardenError) -> BacklogKeyTemplate {
+        guard let given = ArchiveOptions.given(backlogKey, env: "ROOMWARDEN_BACKLOG_KEY") else { return .standard }
+        return try BacklogKeyTemplate(given)
+    }
+
+    /// The flag's value, else the environment's (when not empty).
+    private static func given(_ flag: String?, env name: String) -> String? {
+        if let flag { return flag }
+        guard let env = Environment()[name], !env.isEmpty else { return nil }
+        return env
     }
 }
 

@@ -46,12 +46,6 @@ extension RoomWarden {
         @Option(name: .long, help: ArgumentHelp("Keep at most this many archive entries.", valueName: "n"))
         var maxLen: Count?
 
-        /// Where list backlogs live (the seed recipe's LPUSH lists).
-        @Option(name: .long, help: ArgumentHelp(
-            "List backlog key template, used where a room has no sorted-set archive (default *:backlog; env ROOMWARDEN_BACKLOG_KEY).",
-            valueName: "template"))
-        var backlogKey: String?
-
         /// How long a lost connection is retried.
         @Option(name: .long, help: ArgumentHelp(
             "After a lost connection, reconnect and resume for up to this long; 0 gives up at once.",
@@ -89,20 +83,12 @@ extension RoomWarden {
             if noArchive && (retain != nil || maxLen != nil) { throw ValidationError("--retain and --max-len trim the archive: they cannot go with --no-archive") }
             if retain == .zero { throw ValidationError("--retain 0 would empty the archive: give how long to keep entries, e.g. 7d") }
             if channel.isEmpty { throw ValidationError("CHANNEL must not be empty") }
-            do { _ = try backlogTemplate() } catch { throw ValidationError(error.message) }
-        }
-
-        /// The backlog template from the flag, else the environment, else `*:backlog`.
-        private func backlogTemplate() throws(RoomWardenError) -> BacklogKeyTemplate {
-            if let backlogKey { return try BacklogKeyTemplate(backlogKey) }
-            if let env = Environment()["ROOMWARDEN_BACKLOG_KEY"], !env.isEmpty { return try BacklogKeyTemplate(env) }
-            return .standard
         }
 
         func run(settings: ConnectionSettings) throws(RoomWardenError) {
             var options = PublishOptions()
             options.archive = noArchive ? nil : try archive.template()
-            options.backlog = try backlogTemplate()
+            options.backlog = try archive.backlogTemplate()
             options.retainMilliseconds = retain?.milliseconds
             options.maxLength = maxLen?.value
             options.from = from

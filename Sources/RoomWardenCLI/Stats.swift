@@ -70,6 +70,7 @@ extension RoomWarden {
             var options = StatsOptions()
             options.pattern = pattern
             options.template = try archive.template()
+            options.backlog = try archive.backlogTemplate()
             options.windows = window.windows.map { ($0.label, $0.span.milliseconds) }
             options.sampleMilliseconds = sample?.milliseconds
             // A failover met on the way is waited out for up to --timeout.

@@ -89,3 +89,15 @@ enum Terminal {
         if fd >= 0 { tcsetattr(fd, TCSAFLUSH, &state.pointee.quiet) }
     }
 }
+
+extension Terminal {
+    /// Asks a yes/no question on stderr and reads the answer from stdin
+    /// (a terminal): true only for y or yes.
+    static func confirm(_ question: String) -> Bool {
+        let prompt = "roomwarden: \(question) [y/N] "
+        _ = prompt.withCString { write(2, $0, strlen($0)) }
+        guard let answer = readLine(strippingNewline: true) else { return false }
+        let word = answer.split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map { $0.lowercased() }
+        return word == "y" || word == "yes"
+    }
+}

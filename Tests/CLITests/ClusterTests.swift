@@ -170,6 +170,44 @@ final class ClusterTests: XCTestCase {
         XCTAssertTrue(text.text.contains("sharded \(sharded): 1 subscribers"), text.text)
     }
 
+    /// #17/#18 on a cluster: --delete removes each entry on the primary
+    /// that owns its archive, and a recipe backlog on any shard is found.
+    func testDeleteRemovesEachEntryOnItsOwnerAndBacklogsAreFoundOnEveryShard() throws {
+        let c = try cluster()
+        let prefix = "room:moderate-\(UUID().uuidString.prefix(6))"
+        let rooms = try roomsOnEveryPrimary(c, prefix: prefix, perPrimary: 1).values.flatMap { $0 }.sorted()
+        var kept: [String: Set<[UInt8]>] = [:]
+        for (j, room) in rooms.enumerated() {
+            let key = "\(room):archive"
+            let conn = try c.connect(to: try c.primary(forKey: key), timeout: .seconds(5))
+            for (k, who) in ["mallory", "alice", "mallory"].enumerated() {
+                let ts = base + Int64(k * 10 + j)
+                let e = Envelope(id: "\(ts)-\(j)-\(k)", ts: ts, channel: Array(room.utf8), from: who, payload: Array("\(who) \(k)".utf8))
+                XCTAssertEqual(try conn.command([Array("ZADD".utf8), Array(key.utf8), Array(String(ts).utf8), e.json]), .integer(1))
+                if who == "alice" { kept[room] = [e.json] }
+            }
+        }
+        let backlog = "\(prefix):chatty"
+        let backlogOwner = try c.connect(to: try c.primary(forKey: "\(backlog):backlog"), timeout: .seconds(5))
+        _ = try backlogOwner.command("LPUSH", "\(backlog):backlog", "hi", "there")
+        let seed = try c.primaries()[0]
+        let r = try rw(["history", "\(prefix):*", "--from", "mallory", "--delete", "--yes", "--format", "{channel}"], port: seed.announcedPort)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, 6)
+        XCTAssertEqual(r.stderr, "roomwarden: removed 6 entries from 3 rooms\n")
+        for room in rooms {
+            let conn = try c.connect(to: try c.primary(forKey: "\(room):archive"), timeout: .seconds(5))
+            let left = Set(try conn.command("ZRANGE", "\(room):archive", "0", "-1").elements?.compactMap(\.bytes) ?? [])
+            XCTAssertEqual(left, kept[room], room)
+        }
+        let last = try rw(["history", "\(prefix):*", "--last", "3", "--format", "{message}"], port: seed.announcedPort)
+        XCTAssertEqual(last.lines, ["alice 1", "hi", "there"], last.stderr)
+        let stats = try rw(["stats", "\(prefix):*", "--json"], port: seed.announcedPort)
+        let chatty = (try jsonObject(stats.text)["rooms"] as? [[String: Any]])?.first { $0["channel"] as? String == backlog }
+        XCTAssertEqual(chatty?["archived"] as? Int, 2, stats.text)
+        XCTAssertEqual(chatty?["note"] as? String, "list")
+    }
+
     func testAPasswordTheClusterDoesNotAskForIsWarnedAboutOnceNotOncePerNode() throws {
         let c = try cluster()
         let r = try roomwarden(["stats", "--json"] + c.seedArguments, environment: ["REDISCLI_AUTH": "unneeded"])

@@ -239,7 +239,10 @@ final class StatsTests: XCTestCase {
         // Not a terminal, text: one report after another, blank line between.
         let t = try CLIProcess(["stats", "--watch", "200ms"] + Self.own.socketArguments)
         t.closeInput()
-        usleep(700_000)
+        let twoReports = Date().addingTimeInterval(10)
+        while String(decoding: t.stdoutSoFar, as: UTF8.self).components(separatedBy: "ROOM").count - 1 < 2 && Date() < twoReports {
+            usleep(50_000)
+        }
         t.signal(SIGTERM)
         let tr = t.wait()
         XCTAssertEqual(tr.status, 143)

@@ -137,6 +137,11 @@ extension Command {
         Command("ZADD", [key, score.text, member])
     }
 
+    /// `ZREM key member`: removes that one member (its exact bytes).
+    public static func zrem(key: [UInt8], member: [UInt8]) -> Command {
+        Command("ZREM", [key, member])
+    }
+
     /// `ZREMRANGEBYSCORE key from to`.
     public static func zremRangeByScore(key: [UInt8], from: ScoreBound, to: ScoreBound) -> Command {
         Command("ZREMRANGEBYSCORE", [key, from.argument, to.argument])
@@ -160,6 +165,14 @@ extension Command {
     public static func lrange(key: [UInt8], start: Int, stop: Int) -> Command {
         var c = Command("LRANGE", [key])
         c.add(start); c.add(stop)
+        return c
+    }
+
+    /// `LREM key count element`: removes up to `count` entries equal to
+    /// `element`, from the head (`count` > 0) or from the tail (< 0).
+    public static func lrem(key: [UInt8], count: Int, element: [UInt8]) -> Command {
+        var c = Command("LREM", [key])
+        c.add(count); c.add(element)
         return c
     }
 

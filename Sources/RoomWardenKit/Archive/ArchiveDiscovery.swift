@@ -13,12 +13,18 @@ public struct ArchivedRoom: Sendable, Equatable {
     }
 
     public var channel: [UInt8]
+    /// The key read: the archive key, or the backlog key where the room
+    /// has no archive key.
     public var key: [UInt8]
     public var kind: Kind
+    /// True when `key` is the room's backlog key (`--backlog-key`).
+    public var isBacklogKey = false
 }
 
-/// Finds archives: SCAN with the key template for patterns, the key itself
-/// for plain channels, then every key's TYPE in one pipelined round trip.
+/// Finds archives: SCAN with the key templates (the archive's and the
+/// backlog's) for patterns, the keys themselves for plain channels, then
+/// the archive keys' TYPEs in one pipelined round trip per node (and the
+/// backlog keys' of rooms with no archive key in a second).
 public enum ArchiveDiscovery {
     /// True if `text` has Redis glob characters.
     public static func isPattern(_ text: String) -> Bool { !Glob(text).isLiteral }
@@ -26,39 +32,60 @@ public enum ArchiveDiscovery {
     /// The rooms the targets (channels or patterns) name, sorted by channel.
     /// A refused SCAN or TYPE (NOPERM) is the server's error, exit 77: a
     /// key the user may not read is not a key that does not exist.
-    public static func rooms(_ connection: Connection, targets: [String], template: ArchiveKeyTemplate) throws(RoomWardenError) -> [ArchivedRoom] {
-        try rooms(.single(connection), targets: targets, template: template)
+    public static func rooms(
+        _ connection: Connection, targets: [String], template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?
+    ) throws(RoomWardenError) -> [ArchivedRoom] {
+        try rooms(.single(connection), targets: targets, template: template, backlog: backlog)
     }
 
     /// The rooms the targets name on any topology: patterns are SCANned on
     /// every primary (on a cluster, each holds its own slots' keys), and
     /// each key's TYPE is asked of the node that holds it, one pipeline per
-    /// node. Sorted by channel.
-    public static func rooms(_ topology: Topology, targets: [String], template: ArchiveKeyTemplate) throws(RoomWardenError) -> [ArchivedRoom] {
-        var keys: [[UInt8]] = []
+    /// node. A room's archive is its sorted set (or list) at the archive
+    /// key; where that key does not exist, its list backlog at the backlog
+    /// key (nil: none is looked up). Sorted by channel.
+    public static func rooms(
+        _ topology: Topology, targets: [String], template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?
+    ) throws(RoomWardenError) -> [ArchivedRoom] {
+        var channels: [[UInt8]] = []
         var seen = Set<[UInt8]>()
+        func add(_ channel: [UInt8]) { if seen.insert(channel).inserted { channels.append(channel) } }
         for target in targets {
             let bytes = Array(target.utf8)
-            if isPattern(target) {
-                let glob = Glob(bytes)
-                let match = template.scanPattern(for: bytes)
+            guard isPattern(target) else {
+                add(bytes)
+                continue
+            }
+            // The key templates' * may span more than the pattern meant.
+            let glob = Glob(bytes)
+            var templates: [(match: [UInt8], channel: ([UInt8]) -> [UInt8]?)] = [(template.scanPattern(for: bytes), template.channel(ofKey:))]
+            if let backlog { templates.append((backlog.scanPattern(for: bytes), backlog.channel(ofKey:))) }
+            for (match, channel) in templates {
                 try topology.forEachPrimary(doing: "SCAN MATCH \(String(decoding: match, as: UTF8.self))") { (connection) throws(RedisError) in
                     for key in try connection.scanAll(match: match).keys {
-                        // The key template's * may span more than the pattern meant.
-                        guard let channel = template.channel(ofKey: key), glob.matches(channel) else { continue }
-                        if seen.insert(key).inserted { keys.append(key) }
+                        if let name = channel(key), glob.matches(name) { add(name) }
                     }
                 }
-            } else {
-                let key = template.key(for: bytes)
-                if seen.insert(key).inserted { keys.append(key) }
             }
         }
+        // The archive keys' types first; the backlog keys' only where there
+        // is no archive key (a user who may read only archive keys can
+        // still read every room that has one).
+        let keys = channels.map { template.key(for: $0) }
+        let types = try self.types(keys, topology)
         var rooms: [ArchivedRoom] = []
-        for (connection, group) in try byNode(keys, topology) {
-            let types = try connection.pipeline(group.map { .type(key: $0) }, doing: "reading key types")
-            for (key, reply) in zip(group, types) {
-                rooms.append(try room(key, type: reply, at: connection.endpoint, template: template))
+        var orphans: [Int] = []
+        for (channel, key) in zip(channels, keys) {
+            if types[key] == "none", let backlog, backlog.key(for: channel) != key { orphans.append(rooms.count) }
+            rooms.append(ArchivedRoom(channel: channel, key: key, kind: kind(types[key])))
+        }
+        if let backlog, !orphans.isEmpty {
+            let backlogKeys = orphans.map { backlog.key(for: rooms[$0].channel) }
+            let backlogTypes = try self.types(backlogKeys, topology)
+            // A backlog key of any type but a list is an error for whoever reads it.
+            for (i, key) in zip(orphans, backlogKeys) {
+                guard let type = backlogTypes[key], type != "none" else { continue }
+                rooms[i] = ArchivedRoom(channel: rooms[i].channel, key: key, kind: type == "list" ? .list : .other(type), isBacklogKey: true)
             }
         }
         return rooms.sorted { $0.channel.lexicographicallyPrecedes($1.channel) }
@@ -81,17 +108,27 @@ public enum ArchiveDiscovery {
         return groups
     }
 
-    /// A key and its TYPE reply as a room.
-    private static func room(_ key: [UInt8], type reply: Reply, at endpoint: Endpoint, template: ArchiveKeyTemplate) throws(RoomWardenError) -> ArchivedRoom {
-        let type = try reply.checked(doing: "reading the type of '\(String(decoding: key, as: UTF8.self))'", at: endpoint)
-        let kind: ArchivedRoom.Kind
-        switch type.string ?? "none" {
-        case "zset": kind = .sortedSet
-        case "list": kind = .list
-        case "none": kind = .missing
-        case let other: kind = .other(other)
+    /// Every key's type (`zset`, `list`, `none` ...), asked of the node
+    /// holding it, one pipeline per node.
+    private static func types(_ keys: [[UInt8]], _ topology: Topology) throws(RoomWardenError) -> [[UInt8]: String] {
+        var types: [[UInt8]: String] = [:]
+        for (connection, group) in try byNode(keys, topology) {
+            let replies = try connection.pipeline(group.map { .type(key: $0) }, doing: "reading key types")
+            for (key, reply) in zip(group, replies) {
+                let type = try reply.checked(doing: "reading the type of '\(String(decoding: key, as: UTF8.self))'", at: connection.endpoint)
+                types[key] = type.string ?? "none"
+            }
         }
-        return ArchivedRoom(channel: template.channel(ofKey: key) ?? key, key: key, kind: kind)
+        return types
+    }
+
+    private static func kind(_ type: String?) -> ArchivedRoom.Kind {
+        switch type ?? "none" {
+        case "zset": return .sortedSet
+        case "list": return .list
+        case "none": return .missing
+        case let other: return .other(other)
+        }
     }
 
     /// Every key matching `match`, by SCAN (never KEYS).

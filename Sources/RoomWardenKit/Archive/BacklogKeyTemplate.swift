@@ -1,26 +1,29 @@
-/// Where a room's list backlog lives, the seed recipe's layout (`LPUSH
-/// room:lobby:backlog <message>`): a template in which `*` stands for the
-/// channel, default `*:backlog`. Looked up beside the sorted-set archive;
-/// where both exist, the sorted set is the archive.
+/// Where a room's list backlog lives (the seed recipe's `LPUSH` list,
+/// newest first, no times): a template in which `*` stands for the channel
+/// (default `*:backlog`, so `room:chatty` -> `room:chatty:backlog`). It is
+/// looked up beside the archive; where both exist, the archive wins.
 public struct BacklogKeyTemplate: Sendable, Equatable {
-    /// The same key arithmetic as the archive's template.
-    public let keys: ArchiveKeyTemplate
+    /// The same rules as the archive's template.
+    private let keys: ArchiveKeyTemplate
 
-    /// The recipe's default, `*:backlog`.
-    public static let standard = BacklogKeyTemplate(keys: try! ArchiveKeyTemplate("*:backlog", flag: "--backlog-key"))
+    /// The template as given.
+    public var template: String { keys.template }
+
+    /// The contract's default, `*:backlog`.
+    public static let standard = try! BacklogKeyTemplate("*:backlog")
 
     /// A template must hold exactly one `*`.
     public init(_ template: String) throws(RoomWardenError) {
         keys = try ArchiveKeyTemplate(template, flag: "--backlog-key")
     }
 
-    private init(keys: ArchiveKeyTemplate) { self.keys = keys }
-
-    /// The template as given.
-    public var template: String { keys.template }
-
     /// The backlog key of one channel.
-    public func key<C: Collection>(for channel: C) -> [UInt8] where C.Element == UInt8 {
-        keys.key(for: channel)
-    }
+    public func key<C: Collection>(for channel: C) -> [UInt8] where C.Element == UInt8 { keys.key(for: channel) }
+
+    /// The SCAN pattern that finds the backlogs of every channel matching
+    /// `channelPattern`.
+    public func scanPattern(for channelPattern: [UInt8]) -> [UInt8] { keys.scanPattern(for: channelPattern) }
+
+    /// The channel a backlog key belongs to, or nil if the key does not fit.
+    public func channel(ofKey key: [UInt8]) -> [UInt8]? { keys.channel(ofKey: key) }
 }

@@ -6,9 +6,15 @@ extension HistoryOptions {
     /// one pipelined round trip per node after discovery, for the progress
     /// line's share done. nil when anything stands in the way (an ACL
     /// without ZCOUNT, a key of another type, a node that fails): the
-    /// export itself decides errors, never this estimate.
+    /// export itself decides errors, never this estimate. With `--grep` or
+    /// `--from` nothing says how many will match: the caller asks for no
+    /// count then.
     public func expectedCount(_ topology: Topology) -> Int? {
-        guard let rooms = try? ArchiveDiscovery.rooms(topology, targets: targets, template: template) else { return nil }
+        guard let found = try? ArchiveDiscovery.rooms(topology, targets: targets, template: template, backlog: backlog) else { return nil }
+        // What history reads: --ignore leaves rooms out, a window leaves list backlogs out.
+        let ignored = ignore.map { Glob($0) }
+        let windowed = since != nil || until != nil
+        let rooms = found.filter { room in !ignored.contains { $0.matches(room.channel) } && !(windowed && room.kind == .list) }
         // Each node's commands in one pipeline; `asked` remembers where
         // each room's replies are.
         var perNode: [ObjectIdentifier: (connection: Connection, commands: [Command])] = [:]
@@ -38,14 +44,14 @@ extension HistoryOptions {
                   got.count == batch.commands.count, got.allSatisfy({ $0.errorMessage == nil }) else { return nil }
             replies[node] = got
         }
-        // --last N keeps the newest N of the merged sets, and of each list;
-        // --limit caps what is printed.
+        // --last N keeps the last N of all it would print; --limit caps
+        // what is printed.
         var sorted = 0, listed = 0
         for (room, node, first) in asked {
             guard let got = replies[node] else { return nil }
             if room.kind == .list {
                 guard let length = got[first].integer else { return nil }
-                listed += min(Int(length), last ?? .max)
+                listed += Int(length)
             } else {
                 guard let inMilliseconds = got[first + 1].integer, let inSeconds = got[first + 2].integer else { return nil }
                 var newestScore: Double?
@@ -53,7 +59,7 @@ extension HistoryOptions {
                 sorted += Int(scoreUnit.resolved(newestScore: newestScore) == .seconds ? inSeconds : inMilliseconds)
             }
         }
-        var total = min(sorted, last ?? .max) + listed
+        var total = min(sorted + listed, last ?? .max)
         if let limit { total = min(total, limit) }
         return total
     }

@@ -8,11 +8,16 @@ final class PageFetcher {
     /// Pages on their way, in the order they were asked for.
     private var waiting: [(stream: RoomStream, ticket: Connection.Ticket)] = []
 
+    /// Runs before each page request (history --delete sends the removals
+    /// of the entries read so far, so the page is read without them).
+    var beforeRequest: (() throws(RoomWardenError) -> Void)?
+
     init(connection: Connection) { self.connection = connection }
 
     /// Sends `command` (a page request) at once: the server works on it
     /// while the current page prints.
     func request(_ stream: RoomStream, _ command: Command) throws(RoomWardenError) {
+        try beforeRequest?()
         do {
             let ticket = try connection.append(command)
             try connection.flush()

@@ -4,7 +4,8 @@ import Glibc
 import Hiredis
 
 /// One room's archive read page by page with a score cursor: the last
-/// score seen and how many members at that score were already read.
+/// score seen and how many members at that score were already read (and
+/// are still there: `headRemoved`).
 final class RoomStream {
     let room: ArchivedRoom
     /// The unit of this archive's scores (never `auto`).
@@ -12,6 +13,9 @@ final class RoomStream {
     let newestFirst: Bool
     let pageSize: Int
     let fetcher: PageFetcher
+    /// Asks for the next page as soon as one arrives (not while entries
+    /// are removed as they are read: the cursor must see the removals).
+    private let prefetch: Bool
     private let lower: ScoreBound
     private let upper: ScoreBound
     private var skip = 0
@@ -26,12 +30,14 @@ final class RoomStream {
     private var current = PackedPage()
     private var index = 0
 
-    init(room: ArchivedRoom, unit: ScoreUnit, options: HistoryOptions, newestFirst: Bool, pageSize: Int, fetcher: PageFetcher) {
+    init(room: ArchivedRoom, unit: ScoreUnit, options: HistoryOptions, newestFirst: Bool, pageSize: Int, fetcher: PageFetcher,
+         prefetch: Bool = true) {
         self.room = room
         self.unit = unit
         self.newestFirst = newestFirst
         self.pageSize = pageSize
         self.fetcher = fetcher
+        self.prefetch = prefetch
         lower = options.since.map { .inclusive(unit.score(forMilliseconds: $0)) } ?? .negativeInfinity
         upper = options.until.map { .exclusive(unit.score(forMilliseconds: $0)) } ?? .positiveInfinity
     }
@@ -59,6 +65,7 @@ final class RoomStream {
     /// Makes sure a head entry is there; false when the stream is done.
     func fill() throws(RoomWardenError) -> Bool {
         if index < current.count { return true }
+        if !prefetch { try request() }
         guard outstanding else { return false }
         try fetcher.await(self)
         outstanding = false
@@ -83,7 +90,7 @@ final class RoomStream {
             }
         }
         if current.count < pageSize { exhausted = true }
-        try request()  // the next page is on its way while this one prints
+        if prefetch { try request() }  // the next page is on its way while this one prints
         return current.count > 0
     }
 
@@ -97,4 +104,13 @@ final class RoomStream {
     }
 
     func advance() { index += 1 }
+
+    /// The head entry is being removed (history --delete): the next page,
+    /// asked for once the removal is done, skips one member fewer at the
+    /// cursor's score when the head is at that score.
+    func headRemoved() {
+        current.withScoreText(index) { text in
+            if text.elementsEqual(lastScore) { skip -= 1 }
+        }
+    }
 }

@@ -86,13 +86,13 @@ public final class StatsCollector {
     }
 
     /// Round trip 1: the server's facts, the channels with subscribers and
-    /// the first SCAN page.
+    /// the first SCAN pages (archives, backlogs).
     private struct ServerQuery {
         let channels, patternSubscriptions, infoServer, infoClients, bufferLimits, pubsubClients: Pipeline.Slot
-        /// On a node that holds keys: its first SCAN page and its shard channels.
-        let firstScan, shardChannels: Pipeline.Slot?
+        /// On a node that holds keys: its first SCAN pages and its shard channels.
+        let firstScan, firstBacklogScan, shardChannels: Pipeline.Slot?
 
-        init(pattern: [UInt8], scanMatch: [UInt8], holdsKeys: Bool, into p: inout Pipeline) {
+        init(pattern: [UInt8], scanMatch: [UInt8], backlogMatch: [UInt8]?, holdsKeys: Bool, into p: inout Pipeline) {
             channels = p.add(.pubsubChannels(pattern: pattern))
             patternSubscriptions = p.add(.pubsubNumpat)
             infoServer = p.add(.info("server"))
@@ -100,6 +100,7 @@ public final class StatsCollector {
             bufferLimits = p.add(.configGet("client-output-buffer-limit"))
             pubsubClients = p.add(.clientList(type: "pubsub"))
             firstScan = holdsKeys ? p.add(.scan(cursor: ScanPage.start, match: scanMatch)) : nil
+            firstBacklogScan = holdsKeys ? backlogMatch.map { p.add(.scan(cursor: ScanPage.start, match: $0)) } : nil
             shardChannels = holdsKeys ? p.add(.pubsubShardChannels(pattern: pattern)) : nil
         }
 
@@ -144,6 +145,21 @@ public final class StatsCollector {
         }
     }
 
+    /// Round trip 2, per room with no archive key but a backlog key: its
+    /// type and length (a list's entries have no times: no window counts).
+    private struct BacklogQuery {
+        let room: Int
+        let key: [UInt8]
+        let type, length: Pipeline.Slot
+
+        init(room: Int, key: [UInt8], into p: inout Pipeline) {
+            self.room = room
+            self.key = key
+            type = p.add(.type(key: key))
+            length = p.add(.llen(key: key))
+        }
+    }
+
     /// Round trip 3, for an archive that round trip 2 could not count: a
     /// list backlog (WRONGTYPE) or an archive scored in seconds.
     private struct SecondLook {
@@ -169,6 +185,7 @@ public final class StatsCollector {
         let windowStarts = options.windows.map { now - $0.milliseconds }
         let pattern = Array(options.pattern.utf8)
         let scanMatch = options.template.scanPattern(for: pattern)
+        let backlogMatch = options.backlog?.scanPattern(for: pattern)
         let glob = Glob(pattern)
         let nodes = try self.nodes(doing: "reading server stats")
 
@@ -177,35 +194,36 @@ public final class StatsCollector {
         var subscribed = Set<[UInt8]>()
         var shardChannels: [Int: [[UInt8]]] = [:]  // node -> its shard channels
         var archives: [[UInt8]: (key: [UInt8], node: Int)] = [:]  // channel -> key, holder
+        var backlogs: [[UInt8]: (key: [UInt8], node: Int)] = [:]  // channel -> backlog key, holder
         var perNode: [NodeStats] = []
         for (n, node) in nodes.enumerated() {
             var first = Pipeline()
-            let query = ServerQuery(pattern: pattern, scanMatch: scanMatch, holdsKeys: node.holdsKeys, into: &first)
+            let query = ServerQuery(pattern: pattern, scanMatch: scanMatch, backlogMatch: backlogMatch, holdsKeys: node.holdsKeys, into: &first)
             let r1 = try run(first, on: node, doing: "reading server stats")
             perNode.append(NodeStats(address: node.clusterNode?.endpoint.description ?? node.connection.endpoint.description,
                                      role: node.role, server: query.server(r1)))
             subscribed.formUnion(r1[query.channels].elements?.compactMap { $0.bytes } ?? [])
             if let slot = query.shardChannels { shardChannels[n] = r1[slot].elements?.compactMap { $0.bytes } ?? [] }
             guard let firstScan = query.firstScan else { continue }
-            // SCAN until done (usually it already is, for a thousand rooms).
-            let keys: [[UInt8]]
-            do {
-                let scan = try node.connection.scanAll(match: scanMatch, continuing: ScanPage(r1[firstScan]))
-                keys = scan.keys
-                commands += scan.roundTrips
-                roundTrips += scan.roundTrips
-            } catch {
-                throw failure(RoomWardenError.from(error, doing: "SCAN", endpoint: node.connection.endpoint), at: node, doing: "SCAN")
-            }
-            for key in keys {
+            for key in try scanned(scanMatch, first: r1[firstScan], on: node) {
                 if let channel = options.template.channel(ofKey: key), glob.matches(channel) { archives[channel] = (key, n) }
             }
+            guard let backlog = options.backlog, let backlogMatch, let firstBacklogScan = query.firstBacklogScan else { continue }
+            for key in try scanned(backlogMatch, first: r1[firstBacklogScan], on: node) {
+                if let channel = backlog.channel(ofKey: key), glob.matches(channel) { backlogs[channel] = (key, n) }
+            }
+        }
+        // A list backlog counts for a room with no archive key (where both
+        // exist, the archive is the room's archive).
+        for (channel, b) in backlogs where archives[channel] != nil || b.key == options.template.key(for: channel) {
+            backlogs[channel] = nil
         }
         let server = ServerStats(combining: perNode.map(\.server))
 
         // Every room: subscribed, archived or heard in the sample.
         var names = subscribed
         names.formUnion(archives.keys)
+        names.formUnion(backlogs.keys)
         names.formUnion(sampled.keys.filter { glob.matches($0) })
         let channels = names.sorted { $0.lexicographicallyPrecedes($1) }
         var rooms = channels.map { RoomStats(channel: $0, windowCounts: Array(repeating: nil, count: options.windows.count)) }
@@ -216,7 +234,7 @@ public final class StatsCollector {
         var subscriberSums: [[UInt8]: Int] = [:]
         var subscribersKnown = true
         var shardSubscribers: [[UInt8]: Int] = [:]
-        var secondRound: [(Pipeline.Replies, [ArchiveQuery])] = []
+        var secondRound: [(Pipeline.Replies, [ArchiveQuery], [BacklogQuery])] = []
         var thirdByNode: [(node: Int, pipeline: Pipeline, looks: [SecondLook])] = []
         for (n, node) in nodes.enumerated() {
             var second = Pipeline()
@@ -226,15 +244,28 @@ public final class StatsCollector {
                 guard let a = archives[rooms[i].channel], a.node == n else { return nil }
                 return ArchiveQuery(room: i, key: a.key, windowStarts: windowStarts, into: &second)
             }
+            let backlogQueries = rooms.indices.compactMap { i -> BacklogQuery? in
+                guard let b = backlogs[rooms[i].channel], b.node == n else { return nil }
+                return BacklogQuery(room: i, key: b.key, into: &second)
+            }
             let r2 = try run(second, on: node, doing: "reading room stats")
             if let subscribers, !StatsCollector.addCounts(r2[subscribers], to: &subscriberSums) { subscribersKnown = false }
             if let shard { _ = StatsCollector.addCounts(r2[shard], to: &shardSubscribers) }
-            secondRound.append((r2, queries))
+            secondRound.append((r2, queries, backlogQueries))
             thirdByNode.append((n, Pipeline(), []))
         }
         for k in rooms.indices where subscribersKnown { rooms[k].subscribers = subscriberSums[rooms[k].channel] ?? 0 }
         for (n, node) in nodes.enumerated() {
-            let (r2, queries) = secondRound[n]
+            let (r2, queries, backlogQueries) = secondRound[n]
+            for q in backlogQueries {
+                switch try readable(r2[q.type], q.key, at: node).string ?? "" {
+                case "list":
+                    rooms[q.room].archived = try readable(r2[q.length], q.key, at: node).integer.map(Int.init)
+                    rooms[q.room].note = "list"
+                case "none": break  // gone since the SCAN
+                case let type: rooms[q.room].note = "backlog key holds a \(type)"
+                }
+            }
             for q in queries {
                 let size = try readable(r2[q.size], q.key, at: node)
                 if let line = size.errorMessage {
@@ -286,6 +317,19 @@ public final class StatsCollector {
         report.roundTrips = roundTrips
         report.tookMilliseconds = Monotonic.milliseconds() - started
         return report
+    }
+
+    /// Every key matching `match` on `node`: the first SCAN page's reply,
+    /// then SCAN until done (usually it already is, for a thousand rooms).
+    private func scanned(_ match: [UInt8], first: Reply, on node: Node) throws(RoomWardenError) -> [[UInt8]] {
+        do {
+            let scan = try node.connection.scanAll(match: match, continuing: ScanPage(first))
+            commands += scan.roundTrips
+            roundTrips += scan.roundTrips
+            return scan.keys
+        } catch {
+            throw failure(RoomWardenError.from(error, doing: "SCAN", endpoint: node.connection.endpoint), at: node, doing: "SCAN")
+        }
     }
 
     /// A reply about an archive key; a denial (NOPERM) is no unknown

@@ -5,6 +5,9 @@ public struct StatsOptions: Sendable {
     /// The channel pattern (default `room:*`).
     public var pattern = "room:*"
     public var template: ArchiveKeyTemplate = .standard
+    /// Where a room's list backlog is looked up when it has no archive
+    /// key; nil: nowhere.
+    public var backlog: BacklogKeyTemplate? = .standard
     /// Activity windows: label (as the user wrote it) and length in ms.
     public var windows: [(label: String, milliseconds: Int64)] = [("1m", 60_000), ("1h", 3_600_000), ("24h", 86_400_000)]
     /// Listen this long first and count live messages per room.

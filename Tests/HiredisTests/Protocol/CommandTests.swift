@@ -26,6 +26,8 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(words(.auth(user: nil, password: "p")), ["AUTH", "p"])
         XCTAssertEqual(words(.auth(user: "u", password: "p")), ["AUTH", "u", "p"])
         XCTAssertEqual(words(.zremRangeByRank(key: Array("k".utf8), start: 0, stop: -11)), ["ZREMRANGEBYRANK", "k", "0", "-11"])
+        XCTAssertEqual(words(.zrem(key: Array("k".utf8), member: Array("{\"id\":\"1\"}".utf8))), ["ZREM", "k", "{\"id\":\"1\"}"])
+        XCTAssertEqual(words(.lrem(key: Array("l".utf8), count: -1, element: Array("hi".utf8))), ["LREM", "l", "-1", "hi"])
         var batch = CommandBatch()
         batch.add(.select(db: 3))
         XCTAssertEqual(batch.bytes, Array("*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n".utf8))

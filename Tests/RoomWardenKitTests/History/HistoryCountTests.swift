@@ -32,10 +32,15 @@ final class HistoryCountTests: XCTestCase {
                        "the window in milliseconds for one key, in seconds for the other")
         XCTAssertEqual(try count { $0.targets = ["room:ms", "room:sec"]; $0.scoreUnit = .milliseconds; $0.since = t0 }, 10,
                        "--score-unit ms: the seconds-scored key is all before the window")
-        XCTAssertEqual(try count { $0.targets = ["room:ms", "room:sec", "room:list"]; $0.last = 3 }, 3 + 3,
-                       "--last N: the newest N of the merged sets, and of each list")
+        XCTAssertEqual(try count { $0.targets = ["room:ms", "room:sec", "room:list"]; $0.last = 3 }, 3,
+                       "--last N: N in all (#18), as the export prints")
+        XCTAssertEqual(try count { $0.targets = ["room:*"]; $0.ignore = ["room:ms"] }, 10, "--ignore leaves rooms out")
         XCTAssertEqual(try count { $0.targets = ["room:ms", "room:sec", "room:list"]; $0.limit = 7 }, 7)
         XCTAssertEqual(try count { $0.targets = ["room:nothing"] }, 0)
         XCTAssertEqual(try count { $0.targets = ["room:*"] }, 20, "a key of another type counts nothing here; the export reports it")
+        _ = try Self.server.run("LPUSH", "room:recipe:backlog", "b0", "b1")
+        XCTAssertEqual(try count { $0.targets = ["room:recipe"] }, 2, "a recipe backlog is counted")
+        XCTAssertEqual(try count { $0.targets = ["room:ms", "room:recipe", "room:list"]; $0.since = t0 + 4000 }, 6,
+                       "a window leaves list backlogs out")
     }
 }
