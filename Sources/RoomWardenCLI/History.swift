@@ -151,20 +151,23 @@ extension RoomWarden {
                 try reader.run()
                 return
             }
-            // Subscribe first, then read the archive to its end: nothing
+            // Subscribe first (to the rooms and the handoff's marker), then
+            // read the archive to its end and send the marker: nothing
             // published meanwhile is missed; what both hold prints once.
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
+            live.replayGaps = true
+            live.archiveTemplate = options.template
             let watcher = try Watcher(settings: settings.subscribing(through: topology), options: live, formatter: formatter, sink: sink)
+            guard let handoff = watcher.handoff else { return }
             watcher.start()
-            try watcher.waitUntilSubscribed()
-            let handoff = Handoff(subscribedAt: WallClock.nowMilliseconds())
+            let markerRefused = try watcher.waitUntilSubscribed()
+            handoff.begin(subscribedAt: WallClock.nowMilliseconds())
             reader.printed = handoff.archived
             reader.shouldStop = { watcher.interruption }
             try reader.run()
-            handoff.archiveDone()
-            watcher.admit = handoff.admit
+            try handoff.archiveDone(on: topology, markerRefused: markerRefused)
             try watcher.consume()
         }
     }

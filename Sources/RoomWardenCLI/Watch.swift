@@ -66,6 +66,10 @@ extension RoomWarden {
         @Flag(name: .long, help: "Also write every observed message to its room's archive.")
         var archive = false
 
+        /// Replay the archives first.
+        @Option(name: .long, help: ArgumentHelp("First replay the rooms' archives from this time (as for history --since), then go on live.", valueName: "time"))
+        var since: TimePoint?
+
         func validate() throws {
             for (flag, value) in [("--wait", wait), ("--duration", duration), ("--heartbeat", heartbeat)] where value == .zero {
                 throw ValidationError("\(flag) must be longer than 0: use e.g. 500ms, 10s, 5m, 1h")
@@ -92,6 +96,9 @@ extension RoomWarden {
             options.heartbeatMilliseconds = heartbeat.milliseconds
             options.reconnect = !noReconnect
             options.archive = archive ? try archiveOptions.template() : nil
+            options.archiveTemplate = try archiveOptions.template()
+            options.replayGaps = true
+            options.since = since?.milliseconds(now: WallClock.nowMilliseconds())
             let watcher = try Watcher(settings: settings, options: options, formatter: try output.formatter(), sink: OutputSink())
             try watcher.run()
         }

@@ -82,10 +82,11 @@ final class BacklogTests: XCTestCase {
     /// stats read it, and the list is left alone (even by --delete).
     func testWithBothKeysTheSortedSetIsTheArchive() throws {
         let room = freshRoom()
-        // The sorted set first: publish to a room that has only a backlog
-        // writes the backlog, the recipe's way (PublishBacklogTests).
-        for m in ["set one", "set two", "set three"] { XCTAssertEqual(try rw(["publish", room, "-q", m]).status, 0) }
+        // The sorted set first: publish into a room with only a backlog follows the recipe (LPUSH).
+        XCTAssertEqual(try rw(["publish", room, "-q", "set one"]).status, 0)
         try recipeSays(room, ["list one", "list two"])
+        for m in ["set two", "set three"] { XCTAssertEqual(try rw(["publish", room, "-q", m]).status, 0) }
+        XCTAssertEqual(try server.run("LLEN", "\(room):backlog").integer, 2, "with an archive, publish leaves the list alone")
         XCTAssertEqual(try lines([room, "--format", "{message}"]), ["set one", "set two", "set three"])
         XCTAssertEqual(try lines(["\(room)*", "--last", "5", "--format", "{message}"]), ["set one", "set two", "set three"])
         let obj = try jsonObject(try rw(["stats", "\(room)*", "--json"]).lines.first ?? "")

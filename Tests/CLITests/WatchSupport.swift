@@ -23,14 +23,16 @@ extension RedisServer {
 }
 
 extension XCTestCase {
-    /// Starts `roomwarden watch` on `server` and waits until its
-    /// `subscriptions` are in place, so what is published next is seen.
-    func startWatch(_ args: [String], on server: RedisServer? = nil, subscriptions: Int = 1,
-                    readOutput: Bool = true, env: [String: String] = [:],
+    /// Starts `roomwarden watch` on `server` (through `address`, its unix
+    /// socket by default) and waits until its `subscriptions` are in
+    /// place, so what is published next is seen. `command` replaces
+    /// `watch` (`["history", "--follow"]`).
+    func startWatch(_ args: [String], on server: RedisServer? = nil, address: [String]? = nil, subscriptions: Int = 1,
+                    readOutput: Bool = true, env: [String: String] = [:], command: [String] = ["watch"],
                     file: StaticString = #filePath, line: UInt = #line) throws -> CLIProcess {
         let s = server ?? self.server
         let before = try s.subscriptionCount()
-        let p = try CLIProcess(["watch"] + args + s.socketArguments, environment: env, readOutput: readOutput)
+        let p = try CLIProcess(command + args + (address ?? s.socketArguments), environment: env, readOutput: readOutput)
         let deadline = Date().addingTimeInterval(10)
         while try s.subscriptionCount() < before + subscriptions {
             if Date() > deadline || !p.process.isRunning {

@@ -1,60 +1,285 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hiredis
 
-/// `watch --archive`: writes observed messages to their rooms' archives
-/// through a second connection, one pipelined round trip per batch.
-/// Failures are reported on stderr once per cause and watching goes on.
-final class ArchiveWriter {
+/// `watch --archive`: writes every printed message to its room's archive,
+/// on a thread and a connection of its own, so a slow or frozen archive
+/// link never holds up printing.
+///
+/// - A batch that fails (the link lost, no reply within the timeout) is
+///   sent again once reconnected. Each entry keeps its id across tries,
+///   so what the server had already applied is not applied twice.
+/// - An entry the archive already holds is not added: a message whose
+///   publisher archived it (`roomwarden publish`) is skipped (see
+///   `RecentArchive`).
+/// - What is given up (refused by the server, more than the backlog holds
+///   while the link is down, or still unwritten when the watch ends) is
+///   reported on stderr with its count, every time: at once, then at most
+///   once a second per cause, and the rest when the watch ends.
+///
+/// `@unchecked Sendable`: the stored properties marked shared are read
+/// and written only with `condition` locked; the others belong to one
+/// thread, as their comments say.
+final class ArchiveWriter: @unchecked Sendable {
     private let settings: ConnectionSettings
     private let template: ArchiveKeyTemplate
-    private var connection: Connection?
-    private var batch = CommandBatch()
-    private var ids = MessageIDs()
-    private var envelope: [UInt8] = []
-    private var id: [UInt8] = []
-    private var reported: Set<String> = []
+    private let capacity: Int
 
-    init(settings: ConnectionSettings, template: ArchiveKeyTemplate) {
+    // The printing thread's own.
+    private var staging = Records()
+
+    // Shared, under `condition`.
+    private let condition = Condition()
+    private var incoming = Records()
+    private var inFlight = 0
+    private var finishing = false
+    private var abandoned = false
+    private var running = false
+    private var unreported: [String: Int] = [:]
+    private var reportedAt: Int64?
+
+    /// Messages waiting to be archived, packed.
+    private struct Records {
+        var messages = MessageBatch()
+        var stamps: [Int64] = []
+        var count: Int { stamps.count }
+        var footprint: Int { messages.footprint + stamps.count * 8 }
+    }
+
+    /// `capacity`: the most bytes of messages held while the link is
+    /// down. A write waits for its reply up to the settings' `--timeout`,
+    /// then counts the link as lost.
+    init(settings: ConnectionSettings, template: ArchiveKeyTemplate, capacity: Int) {
         self.settings = settings
         self.template = template
+        self.capacity = capacity
     }
 
+    // MARK: The printing thread
+
+    /// Adds one printed message (printing thread).
     func add(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, ts: Int64) {
-        envelope.removeAll(keepingCapacity: true)
-        id.removeAll(keepingCapacity: true)
-        ids.append(ts: ts, to: &id)
-        Envelope.appendJSON(id: id, ts: ts, channel: channel, from: nil, payload: payload, to: &envelope)
-        batch.begin(4)
-        batch.argument("ZADD")
-        batch.argument(template.key(for: channel))
-        batch.argument(ts)
-        batch.argument(envelope)
+        staging.messages.append(pattern: nil, channel: channel, payload: payload)
+        staging.stamps.append(ts)
     }
 
-    /// Sends what was added and checks every reply.
-    func commit() throws(RoomWardenError) {
-        guard batch.count > 0 else { return }
-        defer { batch.removeAll() }
-        do {
-            if connection == nil { connection = try settings.connect() }
-            guard let c = connection else { return }
-            try c.append(batch)
-            for reply in try c.readReplies(batch.count) {
-                if let line = reply.errorMessage { report("--archive: Redis refused an archive write: \(line)", key: line) }
+    /// Hands what was added to the writing thread; never waits for the
+    /// server (printing thread).
+    func commit() {
+        guard staging.count > 0 else { return }
+        let records = staging
+        staging = Records()
+        condition.lock()
+        defer { condition.unlock() }
+        if incoming.footprint + records.footprint > capacity && incoming.count > 0 {
+            giveUp(records.count, "the archive link is down or too slow (more than \(capacity >> 20)MB of messages waiting)")
+            return
+        }
+        if incoming.count == 0 {
+            incoming = records
+        } else {
+            records.messages.forEach { _, channel, payload in
+                incoming.messages.append(pattern: nil, channel: channel, payload: payload)
+                return true
             }
-        } catch let error as RoomWardenError {
-            if error.exitCode == 77 || error.exitCode == 64 { throw error }
-            connection = nil
-            report("--archive: \(error.message); \(batch.count) messages not archived, will retry with the next ones", key: "connect")
-        } catch let error as RedisError {
-            connection = nil
-            report("--archive: \(error) at \(settings.endpoint); \(batch.count) messages not archived, will retry with the next ones", key: "io")
-        } catch {
-            report("--archive: \(error)", key: "other")
+            incoming.stamps += records.stamps
+        }
+        if !running {
+            running = true
+            Threads.start(stackSize: 1 << 20) { [self] in
+                ThreadName.set("rw-archive")
+                writeUntilEnd()
+            }
+        }
+        condition.signal()
+    }
+
+    /// Waits up to `milliseconds` for everything to be written, then
+    /// reports what was not (printing thread, once, at the end).
+    func finish(waitingUpTo milliseconds: Int64) {
+        commit()
+        condition.lock()
+        finishing = true
+        condition.broadcast()
+        let deadline = Monotonic.milliseconds() &+ max(0, milliseconds)
+        while running && (incoming.count > 0 || inFlight > 0) {
+            let left = deadline - Monotonic.milliseconds()
+            if left <= 0 { break }
+            condition.wait(milliseconds: min(left, 1000))
+        }
+        abandoned = true
+        condition.broadcast()
+        let left = incoming.count + inFlight
+        incoming = Records()
+        inFlight = 0
+        if left > 0 { giveUp(left, "the watch ended before the archive link took them (see --timeout)", now: true) }
+        flushReports(force: true)
+        // The writing thread returns at once unless a frozen link holds it.
+        let stopping = Monotonic.milliseconds() + 100
+        while running && Monotonic.milliseconds() < stopping { condition.wait(milliseconds: 10) }
+        condition.unlock()
+    }
+
+    // MARK: The writing thread
+
+    /// Takes what is waiting and writes it, until the watch ends.
+    private func writeUntilEnd() {
+        defer {
+            condition.lock()
+            running = false
+            condition.broadcast()
+            condition.unlock()
+        }
+        var connection: Connection?
+        var recent = RecentArchive()
+        var ids = MessageIDs()
+        var outage: Int64?
+        while true {
+            condition.lock()
+            while incoming.count == 0 && !finishing && !abandoned {
+                condition.wait(milliseconds: 1000)
+                flushReports(force: false)
+            }
+            if abandoned || incoming.count == 0 {
+                condition.unlock()
+                return
+            }
+            let records = incoming
+            incoming = Records()
+            inFlight = records.count
+            condition.unlock()
+
+            var batch: Batch?
+            var attempt = 0
+            while true {
+                if isAbandoned { return }
+                do {
+                    if connection == nil { connection = try settings.connect() }
+                    guard let c = connection else { break }
+                    if batch == nil { batch = try prepare(records, on: c, recent: &recent, ids: &ids) }
+                    if let b = batch { try send(b, on: c, recent: &recent) }
+                    if let since = outage {
+                        printDiagnostic("--archive: the archive link to \(settings.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
+                        outage = nil
+                    }
+                    break
+                } catch let error as RoomWardenError where error.exitCode == 77 || error.exitCode == 64 {
+                    condition.lock()
+                    giveUp(records.count, error.message)
+                    condition.unlock()
+                    break
+                } catch {
+                    connection = nil
+                    if outage == nil {
+                        outage = Monotonic.milliseconds()
+                        printDiagnostic("--archive: lost the archive link to \(settings.endpoint): \(error); \(records.count) messages waiting, retrying")
+                    }
+                    let delay = min(5000, 100 * pow(2, Double(min(attempt, 16)))) * Double.random(in: 0.5...1.0)
+                    attempt += 1
+                    condition.lock()
+                    condition.wait(milliseconds: Int64(delay))
+                    condition.unlock()
+                }
+            }
+            condition.lock()
+            inFlight = 0
+            condition.broadcast()
+            condition.unlock()
         }
     }
 
-    private func report(_ text: String, key: String) {
-        let first = key.split(separator: " ").first.map(String.init) ?? key
-        if reported.insert(first).inserted { printDiagnostic(text) }
+    private var isAbandoned: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return abandoned
+    }
+
+
+    /// The ZADDs of one batch, built once so that a retry sends the very
+    /// same entries.
+    private struct Batch {
+        var commands = CommandBatch()
+        var written: [(key: [UInt8], member: [UInt8], score: Int64)] = []
+    }
+
+    /// Leaves out what the archive already holds; builds the rest.
+    private func prepare(_ records: Records, on c: Connection, recent: inout RecentArchive, ids: inout MessageIDs) throws -> Batch {
+        var wanted: [[UInt8]: (channel: [UInt8], oldest: Int64)] = [:]
+        var i = 0
+        records.messages.forEach { _, channel, _ in
+            let key = template.key(for: channel)
+            let ts = records.stamps[i]
+            if let known = wanted[key] {
+                if ts < known.oldest { wanted[key]?.oldest = ts }
+            } else {
+                wanted[key] = (Array(channel), ts)
+            }
+            i += 1
+            return true
+        }
+        try recent.refresh(wanted, on: c)
+        var batch = Batch()
+        var envelope: [UInt8] = []
+        var id: [UInt8] = []
+        i = 0
+        records.messages.forEach { _, channel, payload in
+            let ts = records.stamps[i]
+            i += 1
+            let key = template.key(for: channel)
+            if recent.holds(key: key, payload: payload, ts: ts) { return true }
+            envelope.removeAll(keepingCapacity: true)
+            id.removeAll(keepingCapacity: true)
+            ids.append(ts: ts, to: &id)
+            Envelope.appendJSON(id: id, ts: ts, channel: channel, from: nil, payload: payload, to: &envelope)
+            batch.commands.begin(4)
+            batch.commands.argument("ZADD")
+            batch.commands.argument(key)
+            batch.commands.argument(ts)
+            batch.commands.argument(envelope)
+            batch.written.append((key, envelope, ts))
+            return true
+        }
+        return batch
+    }
+
+    /// Sends one batch and checks every reply: a refused entry is given up
+    /// and reported; a failed link throws (the batch is sent again).
+    private func send(_ batch: Batch, on c: Connection, recent: inout RecentArchive) throws {
+        guard batch.commands.count > 0 else { return }
+        try c.append(batch.commands)
+        let replies = try c.readReplies(batch.commands.count)
+        var refused: [String: Int] = [:]
+        for (entry, reply) in zip(batch.written, replies) {
+            if let line = reply.errorMessage {
+                refused[line, default: 0] += 1
+            } else {
+                recent.wrote(key: entry.key, member: entry.member, score: entry.score)
+            }
+        }
+        guard !refused.isEmpty else { return }
+        condition.lock()
+        for (line, n) in refused { giveUp(n, "Redis refused the archive write: \(line)") }
+        condition.unlock()
+    }
+
+    // MARK: Reports (under `condition`)
+
+    /// Counts `n` messages given up for `reason`; reported at once the
+    /// first time, then at most once a second.
+    private func giveUp(_ n: Int, _ reason: String, now: Bool = false) {
+        unreported[reason, default: 0] += n
+        flushReports(force: now)
+    }
+
+    private func flushReports(force: Bool) {
+        guard !unreported.isEmpty else { return }
+        let t = Monotonic.milliseconds()
+        guard force || t - (reportedAt ?? .min / 2) >= 1000 else { return }
+        reportedAt = t
+        for (reason, n) in unreported.sorted(by: { $0.key < $1.key }) {
+            printDiagnostic("--archive: \(n) message\(n == 1 ? "" : "s") not archived: \(reason)")
+        }
+        unreported.removeAll()
     }
 }

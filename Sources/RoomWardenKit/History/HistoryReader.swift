@@ -54,6 +54,9 @@ public final class HistoryReader {
     /// being printed and lives only during the call: keep a copy of what
     /// you need.
     public var printed: ((MessageView) -> Void)?
+    /// Called, like `printed`, before an entry is printed: false leaves it
+    /// out (watch replaying a gap skips what it printed live already).
+    public var admit: ((MessageView) -> Bool)?
     private var scratch = EnvelopeScratch()
     /// Checked between pages: a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
@@ -220,6 +223,7 @@ public final class HistoryReader {
         var picked = false
         ArchiveMember.read(member, score: score, unit: unit, channel: room.channel, scratch: &scratch) { view in
             guard filter.selects(view) else { return }
+            if act, case .print = mode, let admit, !admit(view) { return }
             picked = true
             guard act else { return }
             switch mode {

@@ -12,6 +12,10 @@ public struct MessageFormatter {
     public let localTime: Bool
     /// raw: end each payload with NUL instead of newline (`-0`).
     public let nulTerminated: Bool
+    /// Marks every line as replayed from an archive (watch filling a gap):
+    /// `"replayed":true` in JSON, `(replayed)` after the time in text,
+    /// `true` for a template's `{replayed}`.
+    public var marksReplayed = false
     private var utcClock = TimeStamper(local: false)
     private var localClock = TimeStamper(local: true)
 
@@ -44,6 +48,7 @@ public struct MessageFormatter {
     private mutating func appendText(_ m: MessageView, to out: inout [UInt8]) {
         if colour { out.append(contentsOf: Colour.dim) }
         appendTime(m, local: localTime, to: &out)
+        if marksReplayed { out.append(contentsOf: TextMarks.replayed) }
         if colour { out.append(contentsOf: Colour.reset) }
         out.append(0x20)
         if colour { out.append(contentsOf: Colour.forChannel(m.channel)) }
@@ -87,6 +92,7 @@ public struct MessageFormatter {
             out.append(contentsOf: JSONKeys.pattern)
             JSONText.appendLossyString(p, to: &out)
         }
+        if marksReplayed { out.append(contentsOf: JSONKeys.replayed) }
         if let id = m.id {
             out.append(contentsOf: JSONKeys.id)
             JSONText.appendLossyString(id, to: &out)
@@ -116,6 +122,7 @@ public struct MessageFormatter {
         case .time: appendTime(m, local: localTime, to: &out)
         case .channel: TextEscaper.append(m.channel, to: &out)
         case .pattern: if let p = m.pattern { TextEscaper.append(p, to: &out) }
+        case .replayed: if marksReplayed { out.append(contentsOf: TextMarks.replayedField) }
         case .id: if let id = m.id { TextEscaper.append(id, to: &out) }
         case .from: if let from = m.from { TextEscaper.append(from, to: &out) }
         case .message: TextEscaper.append(m.payload, to: &out)
@@ -142,10 +149,17 @@ enum JSONKeys {
     static let noTime = Array(#"{"ts":null,"time":null,"channel":"#.utf8)
     static let noTimeThenChannel = Array(#","time":null,"channel":"#.utf8)
     static let pattern = Array(#","pattern":"#.utf8)
+    static let replayed = Array(#","replayed":true"#.utf8)
     static let id = Array(#","id":"#.utf8)
     static let from = Array(#","from":"#.utf8)
     static let message = Array(#","message":"#.utf8)
     static let base64 = Array(#","message_base64":""#.utf8)
     static let close = Array("}\n".utf8)
     static let closeBase64 = Array("\"}\n".utf8)
+}
+
+/// Text output's fixed marks.
+enum TextMarks {
+    static let replayed = Array(" (replayed)".utf8)
+    static let replayedField = Array("true".utf8)
 }

@@ -17,7 +17,7 @@ public enum OutputFormat: Sendable, Equatable {
 
     /// The JSON keys, usable as template fields.
     public enum Field: String, Sendable, CaseIterable {
-        case ts, time, channel, pattern, id, from, message
+        case ts, time, channel, pattern, replayed, id, from, message
         case messageBase64 = "message_base64"
     }
 

@@ -1,46 +1,166 @@
-/// `history --follow` prints the archive, then live messages, with no gap
-/// and no duplicate. It subscribes first, so nothing published meanwhile is
-/// missed; a message both archived (and printed from the archive) and
-/// delivered live is printed once: the live copy of each archived entry
-/// whose time is at or after the subscription (less a margin for clock
-/// skew) is dropped, once.
-public final class Handoff {
-    private var expected: [[UInt8]: Int] = [:]
-    private let since: Int64
-    private var closesAt: Int64?
+import Hiredis
 
-    /// `subscribedAt`: Unix ms when the subscription was confirmed.
-    public init(subscribedAt: Int64, skewMilliseconds: Int64 = 10_000) {
-        since = subscribedAt - skewMilliseconds
+/// From the archive to live messages with no gap and no duplicate: the
+/// handoff of `history --follow`, used again by watch for every gap it
+/// replays.
+///
+/// The live link subscribes first (to the rooms and to a private marker
+/// channel), then the archive is read to its end, then the archive
+/// connection PUBLISHes a unique marker on that channel (on a Redis
+/// Cluster, each primary's connection, after that node's reads: the read
+/// waits for every one). Redis runs that PUBLISH after every read before
+/// it, so on the live link:
+///
+/// - a message before the marker may also have been printed from the
+///   archive: it is dropped if it equals (room and payload) an entry
+///   printed from the archive, once per entry;
+/// - everything after the marker is new, and printed.
+///
+/// Several reads may be waiting for their markers at once (watch replays
+/// a second gap before the first marker came through): each has its own
+/// marker and its own entries. If the live link is lost and regained
+/// after a marker was sent, that marker may never come: the new link's
+/// subscription takes its place (whatever it carries was published after
+/// the marker).
+///
+/// Where the ACL forbids the marker (its channel, or PUBLISH), the handoff
+/// falls back to time, and says so once: the live copy of an entry printed
+/// from the archive and stamped after the subscription (less `skew`) is
+/// dropped once, for `grace` after the archive ends.
+public final class Handoff {
+    /// The private channel the marker travels on.
+    public let markerChannel: String
+    private let channelBytes: [UInt8]
+    private let skew: Int64
+    private let grace: Int64
+    /// One archive read and the live copies it may still meet, oldest
+    /// first.
+    private var reads: [Read] = []
+    private var toldFallback = false
+
+    private struct Read {
+        /// Its marker; empty until sent (or for the time-based fallback).
+        var nonce: [UInt8] = []
+        /// Monotonic ms when the marker was sent.
+        var markerSentAt: Int64?
+        /// Markers still to come (one per primary it was sent on).
+        var markersLeft = 0
+        /// The time-based fallback: when expecting ends (wall clock).
+        var closesAt: Int64?
+        /// Entries stamped before this cannot have a live copy to come.
+        var since: Int64
+        var expected: [[UInt8]: Int] = [:]
+    }
+
+    /// A handoff with a fresh private marker channel.
+    public init(skewMilliseconds: Int64 = 10_000, graceMilliseconds: Int64 = 5_000) {
+        var rng = SystemRandomNumberGenerator()
+        markerChannel = "roomwarden:handoff:" + Handoff.hex(rng.next())
+        channelBytes = Array(markerChannel.utf8)
+        skew = skewMilliseconds
+        grace = graceMilliseconds
+    }
+
+    /// An archive read starts: the live link's subscription was confirmed
+    /// at `subscribedAt` (Unix ms); its entries follow (`archived`).
+    public func begin(subscribedAt: Int64) {
+        reads.append(Read(since: subscribedAt - skew))
     }
 
     /// Remembers a message printed from the archive.
     public func archived(_ message: MessageView) {
-        guard let ts = message.ts, ts >= since else { return }
-        expected[Handoff.key(message.channel, message.payload), default: 0] += 1
+        guard let ts = message.ts, let last = reads.indices.last, ts >= reads[last].since else { return }
+        reads[last].expected[Handoff.key(message.channel, message.payload), default: 0] += 1
     }
 
-    /// The archive is printed; live messages follow. What the archive held
-    /// and was never seen live is forgotten after `grace` ms, so a later,
-    /// equal message is not mistaken for it.
-    public func archiveDone(grace: Int64 = 5_000) {
-        closesAt = WallClock.nowMilliseconds() + grace
-    }
-
-    /// True if a live message is to be printed.
-    public func admit(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
-        guard !expected.isEmpty else { return true }
-        if let closesAt, WallClock.nowMilliseconds() > closesAt {
-            expected.removeAll()
-            return true
+    /// The archive is read to its end: sends the marker through
+    /// `topology` (on every primary, over the connections that read the
+    /// archive). When the server refuses it (or `markerRefused` says the
+    /// live link could not subscribe to its channel), falls back to time
+    /// and says so on stderr.
+    public func archiveDone(on topology: Topology, markerRefused: String?) throws(RoomWardenError) {
+        guard let last = reads.indices.last else { return }
+        if reads[last].expected.isEmpty {
+            reads.removeLast()  // nothing printed: nothing to meet
+            return
         }
-        let key = Handoff.key(channel, payload)
-        guard let n = expected[key] else { return true }
-        if n <= 1 { expected[key] = nil } else { expected[key] = n - 1 }
-        return false
+        if let markerRefused {
+            fallBack("Redis refused the subscription to \(markerChannel): \(markerRefused)")
+            return
+        }
+        var rng = SystemRandomNumberGenerator()
+        let nonce = Array(Handoff.hex(rng.next()).utf8)
+        let sentAt = Monotonic.milliseconds()
+        var sent = 0
+        var refused: String?
+        let marker = Command.publish(channel: channelBytes, message: nonce)
+        try topology.forEachPrimary(doing: "publishing the handoff marker") { (connection) throws(RedisError) in
+            let reply = try connection.command(marker)
+            if let line = reply.errorMessage { refused = refused ?? line } else { sent += 1 }
+        }
+        if let refused {
+            fallBack("Redis refused PUBLISH to \(markerChannel): \(refused)")
+            return
+        }
+        reads[last].nonce = nonce
+        reads[last].markerSentAt = sentAt
+        reads[last].markersLeft = sent
     }
 
-    private static func key<A: Collection, B: Collection>(_ channel: A, _ payload: B) -> [UInt8] where A.Element == UInt8, B.Element == UInt8 {
+    /// True if a live message is to be printed; false for a marker, and
+    /// for a live copy of an entry already printed from the archive.
+    public func admit(channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
+        if channel.elementsEqual(channelBytes) {
+            // Markers come in the order they were sent: this one ends its
+            // read and any older one whose marker was lost.
+            if let i = reads.firstIndex(where: { $0.markerSentAt != nil && payload.elementsEqual($0.nonce) }) {
+                reads[i].markersLeft -= 1
+                if reads[i].markersLeft <= 0 { reads.removeFirst(i + 1) }
+            }
+            return false
+        }
+        guard !reads.isEmpty else { return true }
+        let now = WallClock.nowMilliseconds()
+        reads.removeAll { read in read.closesAt.map { now > $0 } ?? false }
+        let key = Handoff.key(channel, payload)
+        for i in reads.indices {
+            guard let n = reads[i].expected[key] else { continue }
+            reads[i].expected[key] = n <= 1 ? nil : n - 1
+            return false
+        }
+        return true
+    }
+
+    /// The live link's subscriptions were confirmed (again) at `at`
+    /// (monotonic ms): a marker sent before that may have been lost with
+    /// the old link, and everything from here on is new to its read.
+    public func linkConfirmed(atMonotonic at: Int64) {
+        reads.removeAll { read in read.markerSentAt.map { at >= $0 } ?? false }
+    }
+
+    /// True while some read waits for its marker (or its stand-in).
+    public var isOpen: Bool { !reads.isEmpty }
+
+    /// Gives up the read begun last (its archive could not be read to its
+    /// end): its entries are not expected live.
+    public func abandon() {
+        if !reads.isEmpty { reads.removeLast() }
+    }
+
+    private func fallBack(_ why: String) {
+        if let last = reads.indices.last { reads[last].closesAt = WallClock.nowMilliseconds() + grace }
+        guard !toldFallback else { return }
+        toldFallback = true
+        printDiagnostic("\(why); falling back to a time-based handoff: a live message equal to one just printed from the archive may be dropped for \(grace / 1000)s (allow PUBLISH and SUBSCRIBE to roomwarden:handoff:* for an exact one)")
+    }
+
+    private static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    /// A room and a payload as one dictionary key.
+    static func key<A: Collection, B: Collection>(_ channel: A, _ payload: B) -> [UInt8] where A.Element == UInt8, B.Element == UInt8 {
         var k: [UInt8] = []
         k.reserveCapacity(channel.count + payload.count + 9)
         var n = UInt64(channel.count)

@@ -4,127 +4,247 @@ import Glibc
 import Hiredis
 
 /// The socket side of watch: subscribes, drains, heartbeats, reconnects.
-/// Lives on its own thread and talks to the writer only through the queue.
+/// Lives on its own thread, talks to the writer only through the queue,
+/// and returns once the watch has ended (the queue's end wakes it from
+/// any wait).
+///
+/// A link counts as open only once the server confirmed every
+/// subscription on it; after a loss, the span reported as missed runs
+/// from the last byte heard on the old link to that confirmation on the
+/// new one.
 final class SubscriptionReader {
-    let settings: ConnectionSettings
-    let options: WatchOptions
-    let queue: WatchQueue
+    private let settings: ConnectionSettings
+    private let options: WatchOptions
+    private let queue: WatchQueue
+    private let buffer: UnsafeMutableRawBufferPointer
 
     init(settings: ConnectionSettings, options: WatchOptions, queue: WatchQueue) {
         self.settings = settings
         self.options = options
         self.queue = queue
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     }
 
-    func run() {
-        var connection: Connection
-        do {
-            connection = try subscribe()
-        } catch {
-            queue.finish(.failed(error))
-            return
-        }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
+    deinit { buffer.deallocate() }
+
+    /// One link to the server and what was heard on it.
+    private final class Link {
+        let connection: Connection
         var decoder = PushDecoder()
         var batch = MessageBatch()
-        var lastHeard = Monotonic.milliseconds()
-        var pingSent: Int64? = nil
-        let heartbeat = max(options.heartbeatMilliseconds, 100)
-        var confirmed = 0
-        let expected = options.patterns.count + options.channels.count
-        while true {
+        /// When bytes last came: for the heartbeat, and for loss reports.
+        var heardMonotonic = Monotonic.milliseconds()
+        var heardWall = WallClock.nowMilliseconds()
+        /// When the server had confirmed every subscription.
+        var confirmedWall: Int64 = 0
+        var confirmedMonotonic: Int64 = 0
+        var pingSent: Int64?
+        /// Why the server refused the handoff marker's channel, if it did.
+        var markerRefused: String?
+        init(_ connection: Connection) { self.connection = connection }
+    }
+
+    /// Why a link could not be opened, or was lost.
+    private enum Failure: Error {
+        /// Worth trying again: unreachable, closed, silent.
+        case transient(RoomWardenError)
+        /// Trying again cannot help (a refused password or ACL).
+        case permanent(RoomWardenError)
+        /// The watch ended meanwhile.
+        case ended
+    }
+
+    /// Runs until the watch ends; a failure that ends it is given to the
+    /// queue.
+    func run() {
+        ThreadName.set("rw-subscription")
+        defer { queue.readerRunning(false) }
+        var link: Link?
+        do {
+            let first = try open()
+            queue.markSubscribed(.init(markerRefused: first.markerRefused))
+            queue.push(.subscribed(atMonotonic: first.confirmedMonotonic, gap: nil))
+            link = first
+        } catch {
+            switch error {
+            case .transient(let e), .permanent(let e): queue.finish(.failed(e))
+            case .ended: break
+            }
+            return
+        }
+        while let current = link {
             do {
-                var refused: String?
-                let waitFor = Int32(clamping: min(heartbeat, 1000))
-                let got = try connection.receive(timeoutMilliseconds: waitFor, buffer: buffer, decoder: &decoder, into: &batch) { reply in
-                    if let line = reply.errorMessage, refused == nil { refused = line }
-                    if let kind = reply.elements?.first?.bytes, kind == Array("psubscribe".utf8) || kind == Array("subscribe".utf8) {
-                        confirmed += 1
-                    }
-                }
-                if confirmed >= expected { queue.markSubscribed() }
-                let now = Monotonic.milliseconds()
-                if case .bytes = got {
-                    lastHeard = now
-                    pingSent = nil
-                    if batch.count > 0 {
-                        batch.receivedAt = WallClock.nowMilliseconds()
-                        queue.push(batch)
-                        batch = MessageBatch()
-                    }
-                }
-                if let refused {
-                    queue.finish(.failed(RoomWardenError.from(.server(refused), doing: "subscribing", endpoint: settings.endpoint)))
-                    return
-                }
-                if let sent = pingSent, now - sent >= heartbeat {
-                    throw RedisError.timeout("no answer to PING within \(Watcher.span(heartbeat))")
-                }
-                if pingSent == nil, now - lastHeard >= heartbeat {
-                    try connection.append([Array("PING".utf8)])
-                    try connection.flush()
-                    pingSent = now
-                }
+                try pump(current)
+                return
             } catch {
-                guard options.reconnect else {
-                    queue.finish(.failed(.unreachable("lost the connection to Redis at \(settings.endpoint): \(error); not reconnecting (--no-reconnect)")))
+                switch error {
+                case .ended: return
+                case .permanent(let e):
+                    queue.finish(.failed(e))
                     return
+                case .transient(let e):
+                    let lostSince = current.heardWall
+                    link = nil  // closes the old socket now
+                    guard options.reconnect else {
+                        queue.finish(.failed(.unreachable("lost the connection to Redis at \(settings.endpoint): \(e.message); not reconnecting (--no-reconnect)")))
+                        return
+                    }
+                    queue.notice("lost the connection to Redis at \(settings.endpoint): \(e.message); nothing heard since \(Watcher.clock(lostSince)); reconnecting")
+                    guard let again = reconnect() else { return }
+                    let gap = WatchQueue.Gap(from: lostSince, to: again.confirmedWall,
+                                             regained: "reconnected to Redis at \(settings.endpoint) after \(Watcher.seconds(again.confirmedWall - lostSince))")
+                    queue.push(.subscribed(atMonotonic: again.confirmedMonotonic, gap: gap))
+                    link = again
                 }
-                let lostAt = WallClock.nowMilliseconds()
-                let lostMono = Monotonic.milliseconds()
-                queue.notice("lost the connection to Redis at \(settings.endpoint): \(error); reconnecting")
-                decoder.reset()
-                batch.removeAll()
-                guard let again = reconnect() else { return }
-                connection = again
-                let back = WallClock.nowMilliseconds()
-                let took = Double(Monotonic.milliseconds() - lostMono) / 1000
-                queue.notice("reconnected to Redis at \(settings.endpoint) after \((took * 10).rounded() / 10)s; messages published between \(Watcher.clock(lostAt)) and \(Watcher.clock(back)) were not received")
-                lastHeard = Monotonic.milliseconds()
-                pingSent = nil
             }
         }
     }
 
-    /// Tries again with capped exponential backoff and jitter until it
-    /// works; nil (with the queue finished) if it never can: a password
-    /// or ACL that the server now refuses.
-    private func reconnect() -> Connection? {
+    /// Tries again with capped exponential backoff and jitter until a link
+    /// is open; nil once the watch ended (or a refused password or ACL
+    /// ended it).
+    private func reconnect() -> Link? {
         var attempt = 0
         while true {
-            let cap = 5000.0
-            let base = min(cap, 100 * pow(2, Double(attempt)))
-            let delay = base * Double.random(in: 0.5...1.0)
-            usleep(UInt32(delay * 1000))
+            let base = min(5000, 100 * pow(2, Double(min(attempt, 16))))
+            if queue.sleep(milliseconds: Int64(base * Double.random(in: 0.5...1.0))) { return nil }
             do {
-                return try subscribe()
+                return try open()
             } catch {
-                if error.exitCode == 77 || error.exitCode == 64 {
-                    queue.finish(.failed(error))
+                switch error {
+                case .ended: return nil
+                case .permanent(let e):
+                    queue.finish(.failed(e))
                     return nil
-                }
-                attempt += 1
-                if attempt % 20 == 0 {
-                    queue.notice("still trying to reach Redis at \(settings.endpoint): \(error.message)")
+                case .transient(let e):
+                    attempt += 1
+                    if attempt % 20 == 0 { queue.notice("still trying to reach Redis at \(settings.endpoint): \(e.message)") }
                 }
             }
         }
     }
 
-    private func subscribe() throws(RoomWardenError) -> Connection {
-        let c = try settings.connect()
+    /// Connects, subscribes and waits until the server confirmed every
+    /// subscription, for up to `--connect-timeout`. Messages that come
+    /// meanwhile are queued.
+    private func open() throws(Failure) -> Link {
+        let connection: Connection
+        do {
+            connection = try settings.connect()
+        } catch {
+            throw error.exitCode == 77 || error.exitCode == 64 ? .permanent(error) : .transient(error)
+        }
+        let link = Link(connection)
+        queue.push(.linkOpened)
+        // The commands in the order the server answers them; each
+        // confirms its channels one by one, or fails as a whole.
+        var unanswered: [(count: Int, isMarker: Bool)] = []
         do {
             if !options.patterns.isEmpty {
-                try c.append([Array("PSUBSCRIBE".utf8)] + options.patterns.map { Array($0.utf8) })
+                try connection.append(.psubscribe(patterns: options.patterns.map { Array($0.utf8) }))
+                unanswered.append((options.patterns.count, false))
             }
             if !options.channels.isEmpty {
-                try c.append([Array("SUBSCRIBE".utf8)] + options.channels.map { Array($0.utf8) })
+                try connection.append(.subscribe(channels: options.channels.map { Array($0.utf8) }))
+                unanswered.append((options.channels.count, false))
             }
-            try c.flush()
+            if let marker = options.markerChannel {
+                try connection.append(.subscribe(channels: [Array(marker.utf8)]))
+                unanswered.append((1, true))
+            }
+            try connection.flush()
         } catch {
-            throw RoomWardenError.from(error, doing: "subscribing", endpoint: settings.endpoint)
+            throw .transient(RoomWardenError.from(error, doing: "subscribing", endpoint: settings.endpoint))
         }
-        return c
+        let deadline = Monotonic.milliseconds() + Watcher.milliseconds(settings.connectTimeout)
+        while !unanswered.isEmpty {
+            var refused: String?
+            let got = try read(link) { reply in
+                guard !unanswered.isEmpty else { return }
+                if let line = reply.errorMessage {
+                    if unanswered[0].isMarker { link.markerRefused = line } else if refused == nil { refused = line }
+                    unanswered.removeFirst()
+                } else if let kind = reply.elements?.first?.bytes, kind == Array("psubscribe".utf8) || kind == Array("subscribe".utf8) {
+                    unanswered[0].count -= 1
+                    if unanswered[0].count == 0 { unanswered.removeFirst() }
+                }
+            }
+            if let refused {
+                throw .permanent(RoomWardenError.from(.server(refused), doing: "subscribing", endpoint: settings.endpoint))
+            }
+            if got { continue }
+            let left = deadline - Monotonic.milliseconds()
+            if left <= 0 {
+                throw .transient(.unreachable("Redis at \(settings.endpoint) accepted the connection but did not confirm the subscriptions within \(Watcher.span(Watcher.milliseconds(settings.connectTimeout))) (--connect-timeout): is the server stopped or overloaded?"))
+            }
+            try waitForBytes(link, left)
+        }
+        link.confirmedWall = WallClock.nowMilliseconds()
+        link.confirmedMonotonic = Monotonic.milliseconds()
+        return link
+    }
+
+    /// Drains the link until the watch ends (returns) or the link is lost
+    /// (throws): a PING after `--heartbeat` of silence, and a loss when it
+    /// stays unanswered as long again.
+    private func pump(_ link: Link) throws(Failure) {
+        let heartbeat = max(options.heartbeatMilliseconds, 100)
+        while true {
+            if queue.ended != nil { return }
+            var refused: String?
+            let got = try read(link) { reply in
+                if let line = reply.errorMessage, refused == nil { refused = line }
+            }
+            if let refused {
+                throw .permanent(RoomWardenError.from(.server(refused), doing: "watching", endpoint: settings.endpoint))
+            }
+            if got { continue }
+            let now = Monotonic.milliseconds()
+            if let sent = link.pingSent, now - sent >= heartbeat {
+                throw .transient(.unreachable("no answer to PING within \(Watcher.span(heartbeat))"))
+            }
+            if link.pingSent == nil, now - link.heardMonotonic >= heartbeat {
+                do {
+                    try link.connection.append(.ping)
+                    try link.connection.flush()
+                } catch {
+                    throw .transient(.unreachable("\(error)"))
+                }
+                link.pingSent = now
+            }
+            let next = (link.pingSent ?? link.heardMonotonic) + heartbeat
+            do { try waitForBytes(link, next - now) } catch { return }
+        }
+    }
+
+    /// Reads what the link holds, without waiting; queues its messages
+    /// and hands every other reply to `replies`. False if nothing came.
+    private func read(_ link: Link, replies: (Reply) -> Void) throws(Failure) -> Bool {
+        let got: Connection.Received
+        do {
+            got = try link.connection.receive(timeoutMilliseconds: 0, buffer: buffer, decoder: &link.decoder, into: &link.batch, replies: replies)
+        } catch {
+            throw .transient(.unreachable("\(error)"))
+        }
+        guard case .bytes = got else { return false }
+        link.heardMonotonic = Monotonic.milliseconds()
+        link.heardWall = WallClock.nowMilliseconds()
+        link.pingSent = nil
+        if link.batch.count > 0 {
+            link.batch.receivedAt = link.heardWall
+            queue.push(link.batch)
+            link.batch = MessageBatch()
+        }
+        return true
+    }
+
+    /// Waits until the link has bytes or `milliseconds` pass (at most a
+    /// second, so a missing wake-up pipe costs latency, not a hang);
+    /// throws `.ended` once the watch has ended.
+    private func waitForBytes(_ link: Link, _ milliseconds: Int64) throws(Failure) {
+        var fds = [pollfd(fd: link.connection.fileDescriptor, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: queue.wakeDescriptor, events: Int16(POLLIN), revents: 0)]
+        _ = poll(&fds, 2, Int32(clamping: min(1000, max(0, milliseconds))))
+        if fds[1].revents != 0 || queue.ended != nil { throw .ended }
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,12 +29,24 @@ public struct WatchOptions: Sendable {
     public var reconnect = true
     /// Archive every observed message here (`--archive`).
     public var archive: ArchiveKeyTemplate?
+    /// Also SUBSCRIBE to this private channel, for a `Handoff`'s marker; a
+    /// refusal by the ACL is no error. Set by `replayGaps`.
+    public var markerChannel: String?
+    /// After a lost link, replay what it missed from the rooms' archives
+    /// (SPEC §5).
+    public var replayGaps = false
+    /// Where the rooms' archives are, for replays.
+    public var archiveTemplate: ArchiveKeyTemplate = .standard
+    /// Start with a replay of the archives from this time (`--since`),
+    /// Unix ms.
+    public var since: Int64?
 
     public init() {}
 }
 
 /// The all-rooms observer. One thread drains the socket into a bounded
 /// queue as fast as Redis sends; the calling thread formats and writes.
+/// When the watch ends, every thread it started returns.
 public final class Watcher {
     private let settings: ConnectionSettings
     private let options: WatchOptions
@@ -43,34 +54,60 @@ public final class Watcher {
     private let sink: OutputSink
     private let grep: GrepFilter?
     private let ignore: [Glob]
-    private let subscriptions: [Glob]
-    private let channelSubscriptions: [[UInt8]]
     private let mayRepeat: Bool
-    private var channelInfo: [[UInt8]: (copies: Int, ignored: Bool)] = [:]
-    private var skip = 0
-    private var lastChannel: [UInt8] = []
-    private var lastPayload: [UInt8] = []
+    private var ignored: [[UInt8]: Bool] = [:]
+    private var copies = CopyFilter()
     private var printed = 0
     private let archive: ArchiveWriter?
+    private var queue: WatchQueue?
+    private var interrupts: Interrupts?
+    /// Decides, for a live message, whether to print it: the marker and
+    /// what was already printed from an archive (`history --follow`, a
+    /// replayed gap) are not. Made by `init` when gaps are replayed.
+    public private(set) var handoff: Handoff?
+    private let replay: GapReplay?
+    private var recent = RecentLive()
+    /// Entries printed by replays, by identity (room and id, or room,
+    /// payload and time), with their times: the next replay starts a
+    /// little before its gap and must not print them again.
+    private var replayedEntries: [Int: Int64] = [:]
+    /// Live batches held back while a replay is due (from a new link's
+    /// opening to its confirmation).
+    private var holding: [MessageBatch]?
+    private var linksOpened = 0
+    /// Rooms heard live (while gaps are replayed): those without an
+    /// archive are named when a gap's loss is reported.
+    private var roomsHeard = Set<[UInt8]>()
+    private var lastRoomHeard: [UInt8] = []
 
     public init(settings: ConnectionSettings, options: WatchOptions, formatter: MessageFormatter, sink: OutputSink) throws(RoomWardenError) {
+        var options = options
+        // Redis holds a repeated subscription once.
+        options.patterns = Watcher.unique(options.patterns)
+        options.channels = Watcher.unique(options.channels)
+        if options.replayGaps || options.since != nil {
+            let handoff = Handoff()
+            options.markerChannel = handoff.markerChannel
+            self.handoff = handoff
+            replay = GapReplay(settings: settings, targets: options.patterns + options.channels.map { Glob.escaping(Array($0.utf8)) },
+                               template: options.archiveTemplate)
+        } else {
+            replay = nil
+        }
+        if options.since != nil { holding = [] }
         self.settings = settings
         self.options = options
         self.formatter = formatter
         self.sink = sink
         grep = try options.grep.map { (g: String) throws(RoomWardenError) in try GrepFilter(g, ignoreCase: options.grepIgnoresCase) }
         ignore = options.ignore.map { Glob($0) }
-        subscriptions = options.patterns.map { Glob($0) }
-        channelSubscriptions = options.channels.map { Array($0.utf8) }
-        mayRepeat = options.patterns.count + options.channels.count > 1
-        archive = options.archive.map { ArchiveWriter(settings: settings, template: $0) }
+        // The marker channel brings copies only where a pattern matches it.
+        let markerCopies = options.markerChannel.map { m in options.patterns.contains { Glob($0).matches(Array(m.utf8)) } } ?? false
+        mayRepeat = options.patterns.count + options.channels.count > 1 || markerCopies
+        archive = options.archive.map {
+            ArchiveWriter(settings: settings, template: $0, capacity: min(options.bufferBytes, 64 << 20))
+        }
     }
-
-    private var queue: WatchQueue?
-    private var signalSources: [DispatchSourceSignal] = []
-    /// Decides, for a live message, whether to print it (history --follow
-    /// drops the ones it already printed from the archive).
-    public var admit: ((_ channel: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) -> Bool)?
 
     /// Watches until a stop condition. Returns for exit 0; throws the
     /// failure (its exit code) otherwise.
@@ -84,23 +121,23 @@ public final class Watcher {
     public func start() {
         let queue = WatchQueue(capacity: options.bufferBytes)
         self.queue = queue
-        signalSources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { queue.finish(.signal(sig)) }
-            source.resume()
-            return source
-        }
+        interrupts = Interrupts { queue.finish(.signal($0)) }
         StdoutWatch.start(queue: queue)
         let settings = self.settings, options = self.options
+        queue.readerRunning(true)
         Threads.start(stackSize: 1 << 20) { SubscriptionReader(settings: settings, options: options, queue: queue).run() }
     }
 
     /// Waits until the server confirmed every subscription; throws if the
-    /// watch ended first (unreachable, refused, interrupted).
-    public func waitUntilSubscribed() throws(RoomWardenError) {
-        guard let queue else { return }
-        if let end = queue.waitUntilSubscribed() { throw Watcher.error(for: end) ?? .stdoutClosed }
+    /// watch ended first (unreachable, refused, interrupted). Returns why
+    /// the server refused the marker channel, if it did.
+    @discardableResult
+    public func waitUntilSubscribed() throws(RoomWardenError) -> String? {
+        guard let queue else { return nil }
+        switch queue.waitUntilSubscribed() {
+        case .success(let state): return state.markerRefused
+        case .failure(let e): throw Watcher.error(for: e.end) ?? .stdoutClosed
+        }
     }
 
     /// The exit for an interrupt, if one came (history --follow checks it
@@ -113,15 +150,29 @@ public final class Watcher {
     private static func error(for end: WatchQueue.End) -> RoomWardenError? {
         switch end {
         case .signal(let sig): return RoomWardenError(exitCode: 128 + sig, "")
-        case .stdoutClosed: return nil
+        case .stdoutClosed, .done: return nil
         case .failed(let error): return error
         }
     }
 
-    /// Prints what the reader thread queues, until a stop condition.
+    /// Prints what the reader thread queues, until a stop condition. Then
+    /// stops the reader, and writes or reports what `--archive` still
+    /// holds. A signal decides the exit code, whatever else happened
+    /// after it.
     public func consume() throws(RoomWardenError) {
         guard let queue else { return }
-        defer { signalSources.forEach { $0.cancel() } }
+        let outcome = Result { () throws(RoomWardenError) in try printUntilEnd(queue) }
+        queue.finish(.done)
+        let interrupted: Int32?
+        if case .signal(let sig)? = queue.ended { interrupted = sig } else { interrupted = nil }
+        archive?.finish(waitingUpTo: interrupted == nil ? settings.replyTimeout.map(Watcher.milliseconds) ?? .max : 300)
+        _ = queue.waitForReader(milliseconds: interrupted == nil ? 2_000 : 100)
+        if let interrupted { throw RoomWardenError(exitCode: 128 + interrupted, "") }
+        interrupts?.cancel()
+        try outcome.get()
+    }
+
+    private func printUntilEnd(_ queue: WatchQueue) throws(RoomWardenError) {
         let started = Monotonic.milliseconds()
         var lastMessage = started
         while true {
@@ -129,23 +180,49 @@ public final class Watcher {
             if let d = options.durationMilliseconds { deadline = started + d }
             if let w = options.waitMilliseconds { deadline = min(deadline ?? .max, lastMessage + w) }
             let (items, end) = queue.take(until: deadline)
+            if case .signal? = end {
+                // Print what was already received, then go.
+                for case .messages(let batch) in items where printed < options.count ?? .max { try process(batch) }
+                try sink.flush()
+                return
+            }
             var released = 0
             let before = printed
             for item in items {
                 switch item {
                 case .messages(let batch):
                     released += batch.footprint
-                    if printed < options.count ?? .max { try process(batch) }
+                    if holding != nil {
+                        holding?.append(batch)
+                    } else if printed < options.count ?? .max {
+                        try process(batch)
+                    }
                 case .dropped(let n, let from, let to):
+                    copies.reset()
                     try sink.flush()
-                    printDiagnostic("buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to)): stdout was not read fast enough")
+                    let dropped = "buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to))"
+                    if replay != nil && holding == nil {
+                        // Refilled from the archives: those messages were
+                        // received at `from` at the earliest.
+                        try refill(from: from, lostSince: from, subscribedAt: from, reporting: dropped,
+                                   lost: "those to", unreplayable: "\(dropped): stdout was not read fast enough")
+                    } else {
+                        printDiagnostic("\(dropped): stdout was not read fast enough")
+                    }
                 case .notice(let text):
                     try sink.flush()
                     printDiagnostic(text)
+                case .linkOpened:
+                    copies.reset()
+                    linksOpened += 1
+                    if replay != nil && linksOpened > 1 && holding == nil { holding = [] }
+                case .subscribed(let at, let gap):
+                    handoff?.linkConfirmed(atMonotonic: at)
+                    try caughtUp(gap)
                 }
             }
             queue.release(released)
-            try archive?.commit()
+            archive?.commit()
             if printed > before { lastMessage = Monotonic.milliseconds() }
             if let count = options.count, printed >= count {
                 try sink.flush()
@@ -168,28 +245,105 @@ public final class Watcher {
         }
     }
 
+    /// The live link is subscribed: fills what it missed from the archives
+    /// (or only reports it), then prints what came meanwhile.
+    private func caughtUp(_ gap: WatchQueue.Gap?) throws(RoomWardenError) {
+        if let gap {
+            try sink.flush()
+            let lost = "messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to))"
+            if replay != nil {
+                try refill(from: gap.from, lostSince: gap.from, subscribedAt: gap.to, reporting: gap.regained,
+                           lost: lost + " to", unreplayable: "\(gap.regained); \(lost) were not received")
+            } else {
+                printDiagnostic("\(gap.regained); \(lost) were not received")
+            }
+        } else if let since = options.since, linksOpened == 1 {
+            _ = try fill(from: since, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
+        }
+        guard let held = holding else { return }
+        holding = nil
+        for batch in held where printed < options.count ?? .max { try process(batch) }
+    }
+
+    /// Replays what a gap or a full buffer lost (received from `from`
+    /// on) and reports it: `reporting` and what was replayed, then what
+    /// rooms heard without an archive lost (`lost` before their names);
+    /// `unreplayable` (and why) if the archives could not be read.
+    private func refill(from: Int64, lostSince: Int64, subscribedAt: Int64, reporting: String, lost: String, unreplayable: String) throws(RoomWardenError) {
+        do {
+            let done = try fill(from: from - GapReplay.margin, lostSince: lostSince, subscribedAt: subscribedAt)
+            try sink.flush()
+            let rooms = done.rooms.count
+            var line = "\(reporting); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
+            let unarchived = roomsHeard.subtracting(done.rooms).map { String(decoding: $0, as: UTF8.self) }.sorted()
+            if !unarchived.isEmpty {
+                let named = unarchived.prefix(5).joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
+                line += "; \(lost) \(named) (no archive) were not received"
+            }
+            printDiagnostic(line)
+        } catch {
+            if let stop = interruption { throw stop }
+            printDiagnostic("\(unreplayable); they could not be replayed from the archives (\(error.message))")
+        }
+    }
+
+    /// Replays the rooms' archives from `from` (skipping what was received
+    /// live up to `lostSince`), then hands over to the live link.
+    private func fill(from: Int64, lostSince: Int64?, subscribedAt: Int64) throws(RoomWardenError) -> GapReplay.Outcome {
+        guard let replay, let handoff, let queue else { return GapReplay.Outcome() }
+        var receivedLive = lostSince == nil ? [:] : recent.received(since: from)
+        replayedEntries = replayedEntries.filter { $0.value >= from }
+        let limit = options.count ?? .max
+        return try replay.run(
+            from: from, subscribedAt: subscribedAt, handoff: handoff, markerRefused: queue.subscription?.markerRefused,
+            formatter: formatter, sink: sink,
+            admit: { [unowned self] view in
+                if printed >= limit { return false }
+                if let lostSince, let ts = view.ts, ts <= lostSince, !receivedLive.isEmpty {
+                    let key = Handoff.key(view.channel, view.payload)
+                    if let n = receivedLive[key] {
+                        receivedLive[key] = n > 1 ? n - 1 : nil
+                        return false
+                    }
+                }
+                let identity = Watcher.identity(view)
+                if replayedEntries[identity] != nil { return false }
+                if !ignore.isEmpty && isIgnored(view.channel) { return false }
+                if let grep, !grep.matches(view.payload) { return false }
+                if replayedEntries.count < 1_000_000 { replayedEntries[identity] = view.ts ?? from }
+                printed += 1
+                return true
+            },
+            shouldStop: { [unowned self] in interruption })
+    }
+
+    /// An archive entry's identity: its room and id, or for an entry
+    /// without one, its room, payload and time.
+    private static func identity(_ view: MessageView) -> Int {
+        var h = Hasher()
+        h.combine(bytes: view.channel)
+        if let id = view.id {
+            h.combine(bytes: id)
+        } else {
+            h.combine(bytes: view.payload)
+            h.combine(view.ts)
+        }
+        return h.finalize()
+    }
+
     /// Formats one batch: drops repeated deliveries of one PUBLISH,
-    /// ignored channels and non-matching messages.
+    /// the handoff's marker and duplicates, ignored channels and
+    /// non-matching messages.
     private func process(_ batch: MessageBatch) throws(RoomWardenError) {
         let limit = options.count ?? .max
         let ts = batch.receivedAt
         var writeFailure: RoomWardenError?
+        if replay != nil { recent.add(batch) }
         batch.forEach { (pattern, channel, payload) -> Bool in
-            if mayRepeat || !ignore.isEmpty {
-                if skip > 0 {
-                    skip -= 1
-                    if channel.elementsEqual(lastChannel) && payload.elementsEqual(lastPayload) { return true }
-                    skip = 0
-                }
-                let info = lookup(channel)
-                if info.copies > 1 {
-                    skip = info.copies - 1
-                    lastChannel = Array(channel)
-                    lastPayload = Array(payload)
-                }
-                if info.ignored { return true }
-            }
-            if let admit, !admit(channel, payload) { return true }
+            if mayRepeat && copies.isCopy(pattern: pattern, channel: channel, payload: payload) { return true }
+            if let handoff, !handoff.admit(channel: channel, payload: payload) { return true }
+            if replay != nil && !channel.elementsEqual(lastRoomHeard) { hear(channel) }
+            if !ignore.isEmpty && isIgnored(channel) { return true }
             if let grep, !grep.matches(payload) { return true }
             formatter.append(MessageView(ts: ts, channel: channel, pattern: pattern, payload: payload), to: &sink.buffer)
             archive?.add(channel: channel, payload: payload, ts: ts)
@@ -207,17 +361,23 @@ public final class Watcher {
         try sink.flushIfFull()
     }
 
-    /// How many copies of one PUBLISH to `channel` Redis sends us, and
-    /// whether it is ignored.
-    private func lookup(_ channel: UnsafeRawBufferPointer) -> (copies: Int, ignored: Bool) {
+    private func hear(_ channel: UnsafeRawBufferPointer) {
+        lastRoomHeard = Array(channel)
+        if roomsHeard.count < 100_000 { roomsHeard.insert(lastRoomHeard) }
+    }
+
+    private func isIgnored(_ channel: UnsafeRawBufferPointer) -> Bool {
         let key = Array(channel)
-        if let known = channelInfo[key] { return known }
-        var copies = subscriptions.filter { $0.matches(channel) }.count
-        copies += channelSubscriptions.filter { $0 == key }.count
-        let info = (copies: max(copies, 1), ignored: ignore.contains { $0.matches(channel) })
-        if channelInfo.count > 100_000 { channelInfo.removeAll() }
-        channelInfo[key] = info
-        return info
+        if let known = ignored[key] { return known }
+        let answer = ignore.contains { $0.matches(channel) }
+        if ignored.count > 100_000 { ignored.removeAll() }
+        ignored[key] = answer
+        return answer
+    }
+
+    private static func unique(_ names: [String]) -> [String] {
+        var seen = Set<String>()
+        return names.filter { seen.insert($0).inserted }
     }
 
     static func clock(_ ms: Int64) -> String {
@@ -227,7 +387,53 @@ public final class Watcher {
         return String(decoding: out, as: UTF8.self)
     }
 
+    static func milliseconds(_ d: Duration) -> Int64 {
+        let (seconds, attoseconds) = d.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// `6.2s`: a span in seconds, to a tenth.
+    static func seconds(_ ms: Int64) -> String {
+        let tenths = (max(0, ms) + 50) / 100
+        return "\(tenths / 10).\(tenths % 10)s"
+    }
+
     static func span(_ ms: Int64) -> String {
         ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
     }
+}
+
+/// Tells the copies of one PUBLISH that overlapping subscriptions bring
+/// from a new message, exactly, without matching any pattern: Redis sends
+/// the copies back to back, the channel subscription's first, then one
+/// per matching pattern (`pubsubPublishMessage`), and never two copies of
+/// one PUBLISH through one subscription. So a message is a copy of the one
+/// before it when it has the same channel and payload and comes through a
+/// pattern that message has not come through yet.
+struct CopyFilter {
+    private var channel: [UInt8] = []
+    private var payload: [UInt8] = []
+    private var patterns: [[UInt8]] = []
+    private var active = false
+
+    /// True if this delivery is another copy of the message before it.
+    mutating func isCopy(pattern: UnsafeRawBufferPointer?, channel: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Bool {
+        if active, let pattern, channel.elementsEqual(self.channel), payload.elementsEqual(self.payload),
+           !patterns.contains(where: { pattern.elementsEqual($0) }) {
+            patterns.append(Array(pattern))
+            return true
+        }
+        active = true
+        self.channel.removeAll(keepingCapacity: true)
+        self.channel.append(contentsOf: channel)
+        self.payload.removeAll(keepingCapacity: true)
+        self.payload.append(contentsOf: payload)
+        patterns.removeAll(keepingCapacity: true)
+        if let pattern { patterns.append(Array(pattern)) }
+        return false
+    }
+
+    /// Forgets the last message: what comes next is new (a new link, or
+    /// messages dropped in between).
+    mutating func reset() { active = false }
 }

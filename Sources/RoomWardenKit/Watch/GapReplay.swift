@@ -1,0 +1,77 @@
+import Hiredis
+
+/// Fills a gap in what watch received from the archives of the rooms it
+/// watches (SPEC §5): reads them from just before the gap to their end,
+/// in time order, and hands over to the live link with the same exact
+/// handoff as `history --follow`, so each message prints once. Rooms
+/// without an archive cannot be filled: their loss is reported.
+final class GapReplay {
+    private let settings: ConnectionSettings
+    private let targets: [String]
+    private let template: ArchiveKeyTemplate
+    /// Its own connections, opened at the first gap and kept.
+    private var topology: Topology?
+
+    /// How long before the last byte heard a message that was not
+    /// received may have been stamped by its publisher.
+    static let margin: Int64 = 1000
+
+    /// What a replay did.
+    struct Outcome {
+        var replayed = 0
+        /// The rooms whose archives were read.
+        var rooms: Set<[UInt8]> = []
+    }
+
+    /// `targets`: the watched patterns and channels.
+    init(settings: ConnectionSettings, targets: [String], template: ArchiveKeyTemplate) {
+        self.settings = settings
+        self.targets = targets
+        self.template = template
+    }
+
+    /// Prints, marked as replayed, every archived message of the watched
+    /// rooms stamped from `from` on that `admit` lets through, then sends
+    /// `handoff`'s marker: live messages up to it that were printed here
+    /// are dropped. `subscribedAt`: when the live link's subscriptions
+    /// were confirmed (Unix ms).
+    func run(
+        from: Int64, subscribedAt: Int64, handoff: Handoff, markerRefused: String?,
+        formatter: MessageFormatter, sink: OutputSink,
+        admit: @escaping (MessageView) -> Bool, shouldStop: @escaping () -> RoomWardenError?
+    ) throws(RoomWardenError) -> Outcome {
+        let t: Topology
+        if let open = topology { t = open } else { t = try settings.topology(retryFor: settings.failoverWait) }
+        topology = t
+        var begun = false
+        do {
+            let rooms = try ArchiveDiscovery.rooms(t, targets: targets, template: template, backlog: nil).filter { $0.kind == .sortedSet }
+            guard !rooms.isEmpty else { return Outcome() }
+            handoff.begin(subscribedAt: subscribedAt)
+            begun = true
+            var options = HistoryOptions()
+            options.targets = rooms.map { Glob.escaping($0.channel) }
+            options.template = template
+            options.backlog = nil
+            options.since = from
+            var marked = formatter
+            marked.marksReplayed = true
+            let reader = HistoryReader(topology: t, options: options, formatter: marked, sink: sink)
+            var outcome = Outcome(replayed: 0, rooms: Set(rooms.map(\.channel)))
+            reader.admit = { view in
+                guard admit(view) else { return false }
+                outcome.replayed += 1
+                return true
+            }
+            reader.printed = handoff.archived
+            reader.shouldStop = shouldStop
+            try reader.run()
+            try handoff.archiveDone(on: t, markerRefused: markerRefused)
+            return outcome
+        } catch {
+            if begun { handoff.abandon() }
+            topology = nil
+            throw error
+        }
+    }
+}
