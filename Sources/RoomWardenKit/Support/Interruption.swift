@@ -54,6 +54,11 @@ public final class Interruption: Sendable {
         }
     }
 
+    /// From now on a second SIGINT/SIGTERM ends the process at once.
+    public static func exitOnSecondSignal() {
+        InterruptState.exitOnSecond.store(true, ordering: .releasing)
+    }
+
     /// The signal that came (SIGINT, SIGTERM), or nil.
     public var signal: Int32? {
         let s = InterruptState.received.load(ordering: .acquiring)
@@ -86,11 +91,15 @@ private enum InterruptState {
     static let received = Atomic<Int32>(0)
     /// The write end of the wake-up pipe, -1 before there is one.
     static let wake = Atomic<Int32>(-1)
+    /// A second signal ends the process at once (commands that run until
+    /// stopped: watch, history --follow).
+    static let exitOnSecond = Atomic<Bool>(false)
 }
 
 /// Records the first signal and wakes the waiters; async-signal-safe.
 private func interruptHandler(_ sig: Int32) {
-    _ = InterruptState.received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing)
+    let first = InterruptState.received.compareExchange(expected: 0, desired: sig, ordering: .acquiringAndReleasing).exchanged
+    if !first && InterruptState.exitOnSecond.load(ordering: .acquiring) { _exit(128 + sig) }
     var byte: UInt8 = 1
     let fd = InterruptState.wake.load(ordering: .acquiring)
     if fd >= 0 { _ = Glibc.write(fd, &byte, 1) }
