@@ -18,16 +18,8 @@ public struct RedisURL: Sendable, Equatable {
             throw .usage("bad URL '\(safe)': use redis://[user[:password]@]host[:port][/db], unix:///path.sock[?db=N] or \(SentinelURL.form)")
         }
         var rest = Substring(text.dropFirst(isUnix ? "unix://".count : "redis://".count))
-        // The user information runs to the last @: a password may hold / ? or #.
-        if let at = rest.lastIndex(of: "@"), !(isUnix && rest.hasPrefix("/")) {
-            RedisURL.userInfo(rest[..<at], into: &user, &password)
-            rest = rest[rest.index(after: at)...]
-        }
-        var query: Substring = ""
-        if let q = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: q)...]
-            rest = rest[..<q]
-        }
+        if !(isUnix && rest.hasPrefix("/")) { RedisURL.takeUserInfo(&rest, into: &user, &password) }
+        let query = RedisURL.takeQuery(&rest)
         if isUnix {
             guard rest.hasPrefix("/") else {
                 throw .usage("bad URL '\(safe)': a unix socket URL is unix:///path/to/redis.sock[?db=N]")
@@ -96,6 +88,21 @@ public struct RedisURL: Sendable, Equatable {
             throw .usage("bad URL '\(safe)': port must be 1 to 65535")
         }
         return p
+    }
+
+    /// Takes `user:password@` off the front of `rest`, if there. The user
+    /// information runs to the last @: a password may hold / ? or #.
+    static func takeUserInfo(_ rest: inout Substring, into user: inout String?, _ password: inout String?) {
+        guard let at = rest.lastIndex(of: "@") else { return }
+        userInfo(rest[..<at], into: &user, &password)
+        rest = rest[rest.index(after: at)...]
+    }
+
+    /// Takes `?query` off the end of `rest` and returns it (empty if none).
+    static func takeQuery(_ rest: inout Substring) -> Substring {
+        guard let q = rest.firstIndex(of: "?") else { return "" }
+        defer { rest = rest[..<q] }
+        return rest[rest.index(after: q)...]
     }
 
     static func userInfo(_ info: Substring, into user: inout String?, _ password: inout String?) {

@@ -50,15 +50,8 @@ public struct SentinelURL: Sendable, Equatable, CustomStringConvertible {
         rest = rest[..<hash]
         user = nil
         password = nil
-        if let at = rest.lastIndex(of: "@") {
-            RedisURL.userInfo(rest[..<at], into: &user, &password)
-            rest = rest[rest.index(after: at)...]
-        }
-        var query: Substring = ""
-        if let q = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: q)...]
-            rest = rest[..<q]
-        }
+        RedisURL.takeUserInfo(&rest, into: &user, &password)
+        let query = RedisURL.takeQuery(&rest)
         db = try RedisURL.dbPath(&rest, safe)
         sentinels = []
         for hostPort in rest.split(separator: ",", omittingEmptySubsequences: false) {
