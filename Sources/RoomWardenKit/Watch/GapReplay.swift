@@ -30,6 +30,14 @@ final class GapReplay {
         self.template = template
     }
 
+    /// Learns the topology now, while the node named is up, so that on a
+    /// Redis Cluster a later replay finds the other nodes even when that
+    /// one is gone. A failure is left for the replay to meet and report.
+    func prepare() {
+        guard topology == nil, settings.sentinel == nil else { return }
+        topology = try? settings.topology(retryFor: settings.failoverWait)
+    }
+
     /// Prints, marked as replayed, every archived message of the watched
     /// rooms stamped from `from` on that `admit` lets through, then sends
     /// `handoff`'s marker: live messages up to it that were printed here
@@ -40,6 +48,9 @@ final class GapReplay {
         formatter: MessageFormatter, sink: OutputSink,
         admit: @escaping (MessageView) -> Bool, shouldStop: @escaping () -> RoomWardenError?
     ) throws(RoomWardenError) -> Outcome {
+        // Behind Redis Sentinel a gap may be a failover: the archives are
+        // read, and the marker sent, on the master the sentinels name now.
+        if settings.sentinel != nil { topology = nil }
         let t: Topology
         if let open = topology { t = open } else { t = try settings.topology(retryFor: settings.failoverWait) }
         topology = t
