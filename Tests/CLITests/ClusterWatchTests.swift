@@ -148,10 +148,34 @@ final class ClusterWatchTests: XCTestCase {
         // Classic PUBLISH is still seen.
         try c.connect(to: try c.primaries()[0], timeout: .seconds(5)).command("PUBLISH", rooms[0], "classic").check()
         XCTAssertTrue(p.waitForLines(rooms.count + 1, timeout: 10), p.stderrSoFar)
+
+        // A channel that appears later is found within a few seconds, and
+        // one whose primary fails over is followed on the new primary.
+        let late = "\(prefix):late"
+        let lateOwner = try c.connect(to: try c.primary(forKey: late), timeout: .seconds(5))
+        try lateOwner.append(.ssubscribe(channels: [Array(late.utf8)]))
+        try lateOwner.flush()
+        defer { withExtendedLifetime(lateOwner) {} }
+        let moving = rooms[0]
+        let promoted = try c.failover(replicaOf: try c.primary(forKey: moving))
+        XCTAssertTrue(try c.primary(forKey: moving).id == promoted.id)
+        let rediscovered = Date()
+        for (room, want) in [(late, Int64(2)), (moving, Int64(1))] {
+            let owner = try c.connect(to: try c.primary(forKey: room), timeout: .seconds(5))
+            let deadline = Date().addingTimeInterval(15)
+            while (try owner.command("PUBSUB", "SHARDNUMSUB", room).elements?.last?.integer ?? 0) < want {
+                XCTAssertTrue(Date() < deadline && p.process.isRunning, "watch did not SSUBSCRIBE \(room) again: \(p.stderrSoFar)")
+                if Date() >= deadline || !p.process.isRunning { break }
+                usleep(50_000)
+            }
+            XCTAssertGreaterThanOrEqual(try owner.command("SPUBLISH", room, "then \(room)").integer ?? 0, 1)
+        }
+        print("--sharded followed a new channel and a failed-over shard, both SSUBSCRIBEd again \(String(format: "%.1f", Date().timeIntervalSince(rediscovered))) s after the failover settled")
+        XCTAssertTrue(p.waitForLines(rooms.count + 3, timeout: 10), p.stderrSoFar)
         p.signal(SIGTERM)
         let r = p.wait()
         XCTAssertEqual(r.status, 143, r.stderr)
-        XCTAssertEqual(r.lines.sorted(), (rooms.map { "\($0) sharded \($0)" } + ["\(rooms[0]) classic"]).sorted())
+        XCTAssertEqual(r.lines.sorted(), (rooms.map { "\($0) sharded \($0)" } + ["\(rooms[0]) classic", "\(late) then \(late)", "\(moving) then \(moving)"]).sorted())
         XCTAssertEqual(r.stderr, "")
     }
 

@@ -83,12 +83,23 @@ final class SentinelWatchTests: XCTestCase {
         XCTAssertTrue(p.waitForStderr("moved to the Redis Sentinel master '\(s.masterName)' at 127.0.0.1:\(third) after", timeout: 15), p.stderrSoFar)
         try publish(s, room, "after-second")
         XCTAssertTrue(waitForLine(p, "after-second ", timeout: 5), p.stderrSoFar)
+
+        // The master crashes: the lost link asks the sentinels again until
+        // they name the promoted replica.
+        let crashed = try s.master()
+        defer { try? s.restart(crashed) }
+        let fourth = try s.kill9Master()
+        XCTAssertNotEqual(fourth, third)
+        XCTAssertTrue(p.waitForStderr("moved to the Redis Sentinel master '\(s.masterName)' at 127.0.0.1:\(fourth) after", timeout: 10), p.stderrSoFar)
+        try publish(s, room, "after-crash")
+        XCTAssertTrue(waitForLine(p, "after-crash ", timeout: 10), p.stderrSoFar)
         usleep(300_000)
         p.signal(SIGTERM)
         let r = p.wait()
         XCTAssertEqual(r.status, 143, r.stderr)
         XCTAssertEqual(r.lines.filter { !$0.hasPrefix("probe") },
-                       ["before ", "after-first ", "during-1 true", "during-2 true", "after-second "], r.stderr)
+                       ["before ", "after-first ", "during-1 true", "during-2 true", "after-second ", "after-crash "], r.stderr)
+        XCTAssertTrue(r.stderr.contains("moved to the Redis Sentinel master '\(s.masterName)' at 127.0.0.1:\(fourth)"), r.stderr)
         XCTAssertTrue(r.stderr.contains("at 127.0.0.1:\(third)"), r.stderr)
         XCTAssertFalse(r.stderr.contains("not received"), r.stderr)
     }

@@ -28,14 +28,23 @@ final class ShardedSubscriptions {
     /// Open links, by `Endpoint.description` of their node.
     private var links: [String: Link] = [:]
     private var toldDiscoveryFailure = false
+    /// The channels whose archive keys were found by the last SCAN.
+    private var archived = Set<[UInt8]>()
+    /// When to SCAN for archive keys again (monotonic ms): a SCAN walks the
+    /// whole keyspace, so less often than `PUBSUB SHARDCHANNELS`.
+    private var nextScan: Int64 = 0
+    private let ignore: [Glob]
 
     /// How often the channels are looked for again (ms).
     static let rediscovery: Int64 = 3_000
+    /// How often the archive keys are SCANned for (ms).
+    static let rescan: Int64 = 30_000
 
     init(settings: ConnectionSettings, options: WatchOptions, queue: WatchQueue) {
         self.settings = settings
         self.options = options
         self.queue = queue
+        ignore = options.ignore.map { Glob($0) }
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
     }
 
@@ -95,7 +104,10 @@ final class ShardedSubscriptions {
         } else {
             t = try settings.topology(retryFor: settings.failoverWait)
             topology = t
+            nextScan = 0  // a new topology: SCAN again
         }
+        let scanning = Monotonic.milliseconds() >= nextScan
+        if scanning { archived = [] }
         var found = Set(options.channels.map { Array($0.utf8) })
         let template = options.archiveTemplate
         for pattern in options.patterns {
@@ -106,11 +118,15 @@ final class ShardedSubscriptions {
                 for channel in try conn.command(.pubsubShardChannels(pattern: bytes)).check().elements ?? [] {
                     if let name = channel.bytes { found.insert(name) }
                 }
+                guard scanning else { return }
                 for key in try conn.scanAll(match: scan).keys {
-                    if let name = template.channel(ofKey: key), glob.matches(name) { found.insert(name) }
+                    if let name = template.channel(ofKey: key), glob.matches(name) { archived.insert(name) }
                 }
             }
         }
+        if scanning { nextScan = Monotonic.milliseconds() + ShardedSubscriptions.rescan }
+        found.formUnion(archived)
+        if !ignore.isEmpty { found = found.filter { name in !ignore.contains { $0.matches(name) } } }
         return found.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { channel in
             switch t {
             case .single(let conn): return (channel, conn.endpoint)
@@ -234,11 +250,7 @@ final class ShardedSubscriptions {
         link.heardMonotonic = Monotonic.milliseconds()
         link.heardWall = WallClock.nowMilliseconds()
         link.pingSent = nil
-        if link.batch.count > 0 {
-            link.batch.receivedAt = link.heardWall
-            queue.push(link.batch)
-            link.batch = MessageBatch()
-        }
+        queue.push(received: &link.batch, at: link.heardWall)
         if let refused {
             let code = refused.prefix { $0 != " " }
             if code == "MOVED" || code == "ASK" || code == "TRYAGAIN" || code == "CLUSTERDOWN" { return .redirected }

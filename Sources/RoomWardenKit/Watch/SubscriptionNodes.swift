@@ -24,6 +24,8 @@ final class SubscriptionNodes {
     /// When to try again to listen to the sentinels (monotonic ms).
     private var listenerRetryAt: Int64 = 0
     private var toldListenerFailure = false
+    /// A line for stderr left by the last `connect`, taken by the reader.
+    var notice: String?
 
     init(settings: ConnectionSettings) {
         self.settings = settings
@@ -100,9 +102,15 @@ final class SubscriptionNodes {
             do { myID = try conn.command("CLUSTER", "MYID").string } catch {
                 throw RoomWardenError.from(error, doing: "asking the cluster node its id (CLUSTER MYID)", endpoint: settings.endpoint)
             }
-            let cluster = try ClusterTopology(seed: try settings.connect(), connect: settings.connector, retryFor: settings.failoverWait)
-            if let myID, let me = cluster.allNodes.first(where: { $0.id == myID }) { current = me.endpoint }
-            kind = .cluster(cluster)
+            do {
+                let cluster = try ClusterTopology(seed: try settings.connect(), connect: settings.connector, retryFor: settings.failoverWait)
+                if let myID, let me = cluster.allNodes.first(where: { $0.id == myID }) { current = me.endpoint }
+                kind = .cluster(cluster)
+            } catch {
+                // Subscribing needs no map: stay on this node, as on one server.
+                kind = .single
+                notice = "cannot read the Redis Cluster's map (\(error.message)); watching through \(settings.endpoint) only: if it is lost, watch reconnects to it alone"
+            }
         }
         do { try conn.setTimeout(settings.replyTimeout) } catch {
             throw RoomWardenError.from(error, doing: "connecting", endpoint: settings.endpoint)

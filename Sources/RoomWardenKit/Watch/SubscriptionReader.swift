@@ -216,6 +216,10 @@ final class SubscriptionReader {
         link.confirmedWall = WallClock.nowMilliseconds()
         link.confirmedMonotonic = Monotonic.milliseconds()
         if let line = nodes.listen() { queue.notice(line) }
+        if let line = nodes.notice {
+            queue.notice(line)
+            nodes.notice = nil
+        }
         return link
     }
 
@@ -269,11 +273,7 @@ final class SubscriptionReader {
         link.heardMonotonic = Monotonic.milliseconds()
         link.heardWall = WallClock.nowMilliseconds()
         link.pingSent = nil
-        if link.batch.count > 0 {
-            link.batch.receivedAt = link.heardWall
-            queue.push(link.batch)
-            link.batch = MessageBatch()
-        }
+        queue.push(received: &link.batch, at: link.heardWall)
         return true
     }
 
@@ -290,5 +290,16 @@ final class SubscriptionReader {
         if fds.count > 2, fds[2].revents != 0, let to = nodes.heardSwitch(notice: { queue.notice($0) }) {
             throw .switched(to: to)
         }
+    }
+}
+
+extension WatchQueue {
+    /// Queues the messages of one read (if any), stamped with when it came
+    /// (Unix ms), and leaves `batch` empty for the next read.
+    func push(received batch: inout MessageBatch, at wall: Int64) {
+        guard batch.count > 0 else { return }
+        batch.receivedAt = wall
+        push(batch)
+        batch = MessageBatch()
     }
 }
