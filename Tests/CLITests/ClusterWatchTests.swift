@@ -106,6 +106,11 @@ final class ClusterWatchTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(" messages from the archives of"), r.stderr)
         XCTAssertFalse(r.stderr.contains("not received"), r.stderr)
         XCTAssertFalse(r.stderr.contains("still trying"), "no backoff against the dead node: \(r.stderr)")
+        // At once: the span reported runs from the last byte heard before
+        // the kill to the new node's confirmation (the stop included).
+        let moveLine = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.contains("moved to the Redis Cluster node") })
+        let seconds = try XCTUnwrap(moveLine.split(separator: " ").firstIndex(of: "after").map { Double(moveLine.split(separator: " ")[$0 + 1].dropLast(2)) ?? 99 })
+        XCTAssertLessThan(seconds, 3, String(moveLine))
     }
 
     func testShardedFollowsSPublishOnEveryShard() throws {
