@@ -68,12 +68,7 @@ final class SubscriptionReader {
     func run() {
         ThreadName.set("rw-subscription")
         defer { queue.readerRunning(false) }
-        if options.sharded {
-            let settings = self.settings, options = self.options, queue = self.queue
-            Threads.start(stackSize: 1 << 20) { ShardedSubscriptions(settings: settings, options: options, queue: queue).run() }
-        }
         var link: Link?
-        var firstTry = true
         while link == nil {
             do {
                 let first = try open(avoidingCurrent: false)
@@ -85,12 +80,15 @@ final class SubscriptionReader {
                 case .transient(let e), .permanent(let e): queue.finish(.failed(e))
                 case .ended: break
                 case .switched:
-                    // A failover while subscribing: once more, at the new master.
-                    if firstTry { firstTry = false; continue }
-                    queue.finish(.failed(.unreachable("\(nodes.description) changed while subscribing; try again")))
+                    continue  // a failover while subscribing: at the new master
                 }
-                if link == nil { return }
+                return
             }
+        }
+        if options.sharded {
+            // Once the server is known to answer: one error line, not two.
+            let settings = self.settings, options = self.options, queue = self.queue
+            Threads.start(stackSize: 1 << 20) { ShardedSubscriptions(settings: settings, options: options, queue: queue).run() }
         }
         while let current = link {
             do {
@@ -117,7 +115,7 @@ final class SubscriptionReader {
                         queue.finish(.failed(.unreachable("the sentinels announced a failover: the master is now at \(to), not \(nodes.current); not reconnecting (--no-reconnect)")))
                         return
                     }
-                    queue.notice("the sentinels announced a failover: \(nodes.description) is now a replica, the master is at \(to); moving to it (nothing heard since \(Watcher.clock(lostSince)))")
+                    queue.notice("the sentinels announced a failover: the master is now at \(to), no longer \(nodes.description); moving to it (nothing heard since \(Watcher.clock(lostSince)))")
                 }
                 guard let again = reconnect() else { return }
                 let verb = nodes.current == lostNode ? "reconnected to" : "moved to"
