@@ -89,6 +89,9 @@ extension RoomWarden {
             if follow && reverse { throw ValidationError("--follow prints oldest first: it cannot go with --reverse") }
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
+            if follow && !from.isEmpty {
+                throw ValidationError("--from reads the sender from archive envelopes, and live messages carry none: it cannot go with --follow (use --grep)")
+            }
             if targets.contains("") || ignore.contains("") { throw ValidationError("channels, patterns and --ignore globs must not be empty") }
             if ignoreCase && grep == nil { throw ValidationError("-i/--ignore-case goes with --grep") }
             do { _ = try MessageFilter(grep: grep, ignoreCase: ignoreCase, from: from) } catch { throw ValidationError(error.message) }
@@ -157,6 +160,9 @@ extension RoomWarden {
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
+            live.ignore = ignore
+            live.grep = grep
+            live.grepIgnoresCase = ignoreCase
             live.replayGaps = true
             live.archiveTemplate = options.template
             let watcher = try Watcher(settings: settings.subscribing(through: topology), options: live, formatter: formatter, sink: sink)
