@@ -182,8 +182,14 @@ extension RoomWarden {
 extension RoomWarden.History {
     /// --delete: at once with --yes; on a terminal, after saying how many
     /// entries it would remove and getting a yes.
+    /// Once removing starts, SIGINT/SIGTERM stop it between pages and the
+    /// error says what was removed before (not at the prompt: there the
+    /// default action ends it with nothing removed).
     private func remove(with reader: HistoryReader) throws(RoomWardenError) {
-        if yes { return try reader.delete() }
+        if yes {
+            stopOnSignal(reader)
+            return try reader.delete()
+        }
         let pending = try reader.pendingDeletion()
         if pending.count > 0 {
             let entries = pending.count == 1 ? "1 entry" : "\(pending.count) entries"
@@ -192,7 +198,13 @@ extension RoomWarden.History {
                 throw .failure("nothing removed (not confirmed)")
             }
         }
+        stopOnSignal(reader)
         try reader.remove(pending)
+    }
+
+    private func stopOnSignal(_ reader: HistoryReader) {
+        let interruption = Interruption()
+        reader.shouldStop = { interruption.signal.map { RoomWardenError(exitCode: 128 + $0, "interrupted") } }
     }
 }
 
