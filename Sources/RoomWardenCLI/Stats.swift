@@ -37,7 +37,7 @@ extension RoomWarden {
         var sort: StatsSort = .messages
 
         /// text or json.
-        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("text (a table) or json (one object).", valueName: "format"))
+        @Option(name: [.customShort("f", allowingJoined: true), .long], help: ArgumentHelp("text (a table) or json (one object).", valueName: "format"))
         var format: StatsFormat?
 
         /// Same as --format json.

@@ -25,7 +25,7 @@ extension RoomWarden {
         var patterns: [String] = []
 
         /// Exact channels.
-        @Option(name: [.customShort("c"), .customLong("channel")], help: ArgumentHelp("Also SUBSCRIBE to this channel (repeatable).", valueName: "channel"))
+        @Option(name: [.customShort("c", allowingJoined: true), .customLong("channel")], help: ArgumentHelp("Also SUBSCRIBE to this channel (repeatable).", valueName: "channel"))
         var channels: [String] = []
 
         /// Channels to leave out.
@@ -41,7 +41,7 @@ extension RoomWarden {
         var ignoreCase = false
 
         /// Stop after N.
-        @Option(name: [.customShort("n"), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
+        @Option(name: [.customShort("n", allowingJoined: true), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
         var count: Count?
 
         /// Stop when quiet.

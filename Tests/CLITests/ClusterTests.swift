@@ -234,6 +234,9 @@ final class ClusterTests: XCTestCase {
             let slots = ClusterShard.describe(silent.slots)
             XCTAssertTrue(r.stderr.contains("slots \(slots)"), r.stderr)
             XCTAssertTrue(r.stderr.contains("not failed over"), r.stderr)
+            // The wait is --timeout's, not publish's --retry-for.
+            XCTAssertFalse(r.stderr.contains("--retry-for"), r.stderr)
+            if args[0] == "history" { XCTAssertTrue(r.stderr.contains("within 1s (--timeout)"), r.stderr) }
             XCTAssertLessThan(Date().timeIntervalSince(started), 15, "\(args)")
         }
     }
