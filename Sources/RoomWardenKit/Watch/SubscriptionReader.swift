@@ -136,7 +136,7 @@ final class SubscriptionReader {
         while true {
             if attempt > 0 || !nodes.movesAtOnce {
                 let base = min(5000, 100 * pow(2, Double(min(attempt, 16))))
-                if queue.sleep(milliseconds: Int64(base * Double.random(in: 0.5...1.0))) { return nil }
+                if backOff(Int64(base * Double.random(in: 0.5...1.0))) { return nil }
             }
             do {
                 return try open(avoidingCurrent: attempt == 0)
@@ -154,6 +154,23 @@ final class SubscriptionReader {
                 }
             }
         }
+    }
+
+    /// Sleeps `milliseconds` between tries, cut short when the sentinels
+    /// announce a new master (after a crash, the next try goes to it at
+    /// once); true once the watch ended.
+    private func backOff(_ milliseconds: Int64) -> Bool {
+        let deadline = Monotonic.milliseconds() + milliseconds
+        while let sentinel = nodes.listenerDescriptor {
+            let left = deadline - Monotonic.milliseconds()
+            if left <= 0 { return queue.ended != nil }
+            var fds = [pollfd(fd: queue.wakeDescriptor, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: sentinel, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 2, Int32(clamping: min(1000, left)))
+            if fds[0].revents != 0 || queue.ended != nil { return true }
+            if fds[1].revents != 0, nodes.heardSwitch(notice: { queue.notice($0) }) != nil { return false }
+        }
+        return queue.sleep(milliseconds: max(0, deadline - Monotonic.milliseconds()))
     }
 
     /// Connects, subscribes and waits until the server confirmed every
