@@ -4,6 +4,9 @@ redis-cli against the same scratch redis-server in the same run, and the
 figures go to BENCHMARKS.md. Usage: bench.py BINARY [section ...]"""
 import json, os, random, shutil, signal, socket, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_support import SCALE, Cluster, RoundTripCounter, scaled  # noqa: E402
+
 BIN = os.path.abspath(sys.argv[1])
 SECTIONS = [a for a in sys.argv[2:] if a] or ["startup", "publish", "watch", "history", "stats", "delete"]
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "BENCHMARKS.md")
@@ -155,47 +158,88 @@ def peak_rss_median(argv, runs=5):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def quartiles(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 4], xs[(3 * len(xs)) // 4]
+
+
+def round_trips(argv, counter):
+    """The round trips one run of argv makes (argv naming the counting
+    proxy's port), one count per connection it opens; [] for none."""
+    counter.reset()
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    return counter.counts(), counter.command_names()
+
+
 def bench_startup(tmp):
-    n = 20
+    n = scaled(20, 3)
     server = Server()
+    counter = RoundTripCounter(server.port)
+    load_before = os.getloadavg()[0]
     try:
         port = str(server.port)
         cases = [
-            ("one-shot publish", [BIN, "publish", "room:bench", "hi", "-p", port],
-             "redis-cli publish", ["redis-cli", "-p", port, "publish", "room:bench", "hi"]),
-            ("one-shot publish --no-archive", [BIN, "publish", "room:bench", "hi", "--no-archive", "-p", port],
-             "redis-cli publish", ["redis-cli", "-p", port, "publish", "room:bench", "hi"]),
+            ("one-shot publish", [BIN, "publish", "room:bench", "hi", "-p", "PORT"],
+             "redis-cli publish", ["redis-cli", "-p", "PORT", "publish", "room:bench", "hi"]),
+            ("one-shot publish --no-archive", [BIN, "publish", "room:bench", "hi", "--no-archive", "-p", "PORT"],
+             "redis-cli publish", ["redis-cli", "-p", "PORT", "publish", "room:bench", "hi"]),
             ("--version", [BIN, "--version"], "redis-cli --version", ["redis-cli", "--version"]),
         ]
-        rows, ratios = [], {}
-        for name, rw, cli_name, cli in cases:
+        rows, ratios, trip_rows = [], {}, []
+        for name, rw_args, cli_name, cli_args in cases:
+            rw = [port if a == "PORT" else a for a in rw_args]
+            cli = [port if a == "PORT" else a for a in cli_args]
             ta, tb = paired(rw, cli, n)
             ma, mb = median([w for w, _ in ta]), median([w for w, _ in tb])
+            mina, minb = min(w for w, _ in ta), min(w for w, _ in tb)
             ca, cb = median([c for _, c in ta]), median([c for _, c in tb])
-            per_pair = median([x[0] / y[0] for x, y in zip(ta, tb)])
-            ratios[name] = ma / mb
+            pair_ratios = [x[0] / y[0] for x, y in zip(ta, tb)]
+            per_pair = median(pair_ratios)
+            q1, q3 = quartiles(pair_ratios)
+            ratios[name] = (ma / mb, mina / minb)
             ia, ib = instructions(rw), instructions(cli)
-            ins = f"{ia / 1e6:.1f} M / {ib / 1e6:.1f} M" if ia and ib else "-"
+            ins = f"{ia / 1e6:.1f} M / {ib / 1e6:.1f} M ({ia / ib:.2f})" if ia and ib else "-"
+            trips_a = round_trips([str(counter.port) if a == "PORT" else a for a in rw_args], counter)
+            trips_b = round_trips([str(counter.port) if a == "PORT" else a for a in cli_args], counter)
+            (trips_a, names_a), (trips_b, _) = trips_a, trips_b
+            trips = f"{sum(trips_a)} / {sum(trips_b)}"
             rows.append(f"| roomwarden {name} / {cli_name} | {ma * 1000:.2f} ms | {mb * 1000:.2f} ms | "
-                        f"**{ma / mb:.2f}** | {per_pair:.2f} | {ca * 1000:.1f} / {cb * 1000:.1f} ms | {ins} | "
+                        f"**{ma / mb:.2f}** | {mina / minb:.2f} | {per_pair:.2f} ({q1:.2f}-{q3:.2f}) | "
+                        f"{ca * 1000:.1f} / {cb * 1000:.1f} ms | {ins} | {trips} | "
                         f"{peak_rss_median(rw):.1f} / {peak_rss_median(cli):.1f} MB |")
+            trip_rows.append((name, names_a))
     finally:
+        counter.stop()
         server.stop()
+    load_after = os.getloadavg()[0]
     size = os.path.getsize(BIN)
     libs = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout.split("\n")
     libs = [l.split()[0] for l in libs if l.strip() and not l.strip().startswith("linux-vdso")]
+    publish, minimum = ratios["one-shot publish"]
     table = [
-        "| command | roomwarden wall | redis-cli wall | ratio of medians | median of pair ratios | CPU (user+sys) | instructions | peak RSS |",
-        "|---|---|---|---|---|---|---|---|",
+        "| command | roomwarden wall | redis-cli wall | ratio of medians | ratio of fastest runs | median of pair ratios "
+        "(middle half) | CPU (user+sys) | instructions (ratio) | round trips | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Whole processes against a scratch server on loopback TCP, {n} pairs each (after 3 warm-up pairs), "
         "the order alternating within each pair; medians of wall time. roomwarden's publish is a transaction "
         "(MULTI, ZADD to the archive, PUBLISH, EXEC); `--no-archive` publishes only, like redis-cli. "
-        f"Target: one-shot publish at most 1.2x redis-cli; measured **{ratios['one-shot publish']:.2f}**. "
-        "CPU: median user+system time of the same runs, roomwarden / redis-cli; instructions: one run of each "
-        "under valgrind's callgrind (user space, unmoved by the machine's load); peak RSS: median of 5 runs "
+        f"Target: one-shot publish at most 1.2x redis-cli; measured **{publish:.2f}** (ratio of medians), "
+        f"{minimum:.2f} between the fastest runs of each. The machine's load average was {load_before:.2f} before "
+        f"and {load_after:.2f} after.",
+        "",
+        "Wall-time ratios on a shared 2-core machine move by 0.2 or more from run to run of the same code (the "
+        "middle half of the pair ratios shows how far), so three figures that the load does not move stand beside "
+        "them. Instructions: one run of each under valgrind's callgrind (user space only: the kernel's exec, page "
+        "faults and socket work are not in it). Round trips: the times the process waits for the server (sent "
+        "something, then got an answer), counted by a loopback proxy in front of the server, one run of each. "
+        "CPU: median user+system time of the timed runs, roomwarden / redis-cli. Peak RSS: median of 5 runs "
         "under GNU time, roomwarden / redis-cli.",
+        "",
+        "roomwarden's round trips, in order (the commands of each): " + "; ".join(
+            f"{name}: " + (" then ".join("[" + " ".join(t) + "]" for conn in names for t in conn) or "none")
+            for name, names in trip_rows) + ".",
         "",
         f"Binary: `{os.path.relpath(BIN)}`, **{size / 1e6:.1f} MB** ({size:,} bytes; target: under 15 MB), "
         f"linking only {', '.join(libs)}.",
@@ -696,6 +740,9 @@ def machine():
 
 
 def write_report(sections):
+    if SCALE != 1:
+        print(f"BENCH_SCALE={SCALE}: figures not written to BENCHMARKS.md", flush=True)
+        return
     existing = {}
     if os.path.exists(OUT):
         current, body = None, []
