@@ -38,6 +38,27 @@ def cli(port, *args, **kw):
     return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, **kw).stdout
 
 
+def crc16(data):
+    """CRC16/XMODEM, Redis Cluster's key hash."""
+    crc = 0
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def key_slot(key):
+    """The cluster slot of `key`, {hash tags} honoured."""
+    data = key.encode() if isinstance(key, str) else key
+    start = data.find(b"{")
+    if start >= 0:
+        end = data.find(b"}", start + 1)
+        if end > start + 1:
+            data = data[start + 1:end]
+    return crc16(data) % 16384
+
+
 class Cluster:
     """A scratch Redis Cluster of `primaries` primaries (no replicas) on
     loopback, no persistence, in temp dirs; stopped and removed by stop()."""
@@ -75,18 +96,21 @@ class Cluster:
         raise SystemExit(message)
 
     def owner(self, key):
-        """The port of the primary that owns `key`."""
-        slot = int(cli(self.ports[0], "CLUSTER", "KEYSLOT", key).strip())
-        for port in self.ports:
-            for line in cli(port, "CLUSTER", "NODES").splitlines():
-                words = line.split()
-                if "myself" not in words[2]:
-                    continue
-                for r in words[8:]:
-                    lo, _, hi = r.partition("-")
-                    if lo.isdigit() and int(lo) <= slot <= int(hi or lo):
-                        return port
-        raise SystemExit(f"no node owns slot {slot}")
+        """The port of the primary that owns `key` (its slot computed here,
+        the slots' owners asked once)."""
+        if not hasattr(self, "_owners"):
+            self._owners = [None] * 16384
+            for port in self.ports:
+                for line in cli(port, "CLUSTER", "NODES").splitlines():
+                    words = line.split()
+                    if "myself" not in words[2]:
+                        continue
+                    for r in words[8:]:
+                        lo, _, hi = r.partition("-")
+                        if lo.isdigit():
+                            for slot in range(int(lo), int(hi or lo) + 1):
+                                self._owners[slot] = port
+        return self._owners[key_slot(key)]
 
     def stop(self):
         for port, proc in zip(self.ports, self.procs):
