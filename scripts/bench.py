@@ -594,6 +594,23 @@ def node_calls(port):
     return total
 
 
+def subscribed(port, channels):
+    """A connection to the server on `port` subscribed to every channel,
+    once the server has confirmed each."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.settimeout(60)
+    sock.sendall(resp("SUBSCRIBE", *channels))
+    confirmed, tail = 0, b""
+    while confirmed < len(channels):
+        data = sock.recv(1 << 20)
+        if not data:
+            raise SystemExit("a subscriber was disconnected")
+        seen = tail + data
+        confirmed += seen.count(b"subscribe\r\n")
+        tail = seen[-10:]  # shorter than the token: never counted twice
+    return sock
+
+
 def pipe_into(port, data):
     subprocess.run(["redis-cli", "-p", str(port), "--pipe"], input=bytes(data), capture_output=True, check=True)
 
@@ -713,18 +730,7 @@ def bench_cluster(tmp):
         for k, port in enumerate(targets):
             chosen = [name for r, name in enumerate(names) if r % 5 == 0 and (r // 5) % len(targets) == k]
             for p_ in (port, single.port) if chosen else ():
-                sock = socket.create_connection(("127.0.0.1", p_))
-                sock.settimeout(30)
-                sock.sendall(resp("SUBSCRIBE", *chosen))
-                confirmed, tail = 0, b""
-                while confirmed < len(chosen):
-                    data = sock.recv(1 << 20)
-                    if not data:
-                        raise SystemExit("a subscriber was disconnected")
-                    seen = tail + data
-                    confirmed += seen.count(b"subscribe\r\n")
-                    tail = seen[-10:]  # shorter than the token: never counted twice
-                subscribers.append(sock)
+                subscribers.append(subscribed(p_, chosen))
         rows = []
         for label, ports in (("cluster, 3 primaries (through one node)", cluster.ports), ("one server", [single.port])):
             for port in ports:
@@ -981,19 +987,7 @@ def stats_many_rooms(tmp):
     try:
         names = [f"room:m{r:06d}" for r in range(rooms)]
         for k in range(connections):
-            chosen = names[k::connections]
-            sock = socket.create_connection(("127.0.0.1", server.port))
-            sock.settimeout(60)
-            sock.sendall(resp("SUBSCRIBE", *chosen))
-            confirmed, tail = 0, b""
-            while confirmed < len(chosen):
-                data = sock.recv(1 << 20)
-                if not data:
-                    raise SystemExit("a subscriber was disconnected")
-                seen = tail + data
-                confirmed += seen.count(b"subscribe\r\n")
-                tail = seen[-10:]
-            socks.append(sock)
+            socks.append(subscribed(server.port, names[k::connections]))
         now = int(time.time() * 1000)
         proto = bytearray()
         for r, name in enumerate(names):

@@ -51,13 +51,8 @@ public struct RoomTable: Sendable {
     @discardableResult
     public mutating func row(named name: UnsafeRawBufferPointer) -> Int {
         if slots.count < 2 * (count + 1) { grow() }
-        let mask = slots.count - 1
-        var s = RoomTable.hash(name) & mask
-        while slots[s] != 0 {
-            let i = Int(slots[s]) - 1
-            if nameEquals(i, name) { return i }
-            s = (s + 1) & mask
-        }
+        let (slot, found) = probe(name)
+        if let found { return found }
         names.append(contentsOf: name)
         nameEnds.append(names.count)
         subscribers.append(RoomTable.unknown)
@@ -67,23 +62,26 @@ public struct RoomTable: Sendable {
         sampled.append(RoomTable.unknown)
         archiveNodes.append(-1)
         backlogNodes.append(-1)
-        slots[s] = Int32(count)
+        slots[slot] = Int32(count)
         return count - 1
     }
 
     /// The row of `name`, if there is one.
     public func row(of name: [UInt8]) -> Int? {
         guard !slots.isEmpty else { return nil }
-        return name.withUnsafeBytes { name -> Int? in
-            let mask = slots.count - 1
-            var s = RoomTable.hash(name) & mask
-            while slots[s] != 0 {
-                let i = Int(slots[s]) - 1
-                if nameEquals(i, name) { return i }
-                s = (s + 1) & mask
-            }
-            return nil
+        return name.withUnsafeBytes { probe($0).row }
+    }
+
+    /// Where `name` is in the slots, or the empty slot where it would go.
+    private func probe(_ name: UnsafeRawBufferPointer) -> (slot: Int, row: Int?) {
+        let mask = slots.count - 1
+        var s = RoomTable.hash(name) & mask
+        while slots[s] != 0 {
+            let i = Int(slots[s]) - 1
+            if nameEquals(i, name) { return (s, i) }
+            s = (s + 1) & mask
         }
+        return (s, nil)
     }
 
     private mutating func grow() {
