@@ -1,12 +1,14 @@
 import Hiredis
 
-/// Gathers a report in a handful of pipelined round trips, whatever the
-/// number of rooms.
+/// Gathers a report in a handful of pipelined round trips: one for the
+/// server's facts and the rooms, then the rooms' figures in windows of
+/// `windowRooms`, so that memory stays bounded however many rooms there
+/// are (the rooms themselves are kept in a compact `RoomTable`).
 ///
 /// On a Redis Cluster it asks every node (channels and subscribers are per
 /// node: the union of PUBSUB CHANNELS, the sum of NUMSUB and NUMPAT) and
-/// every primary for its archives and shard channels: still one pipeline
-/// per node and round trip. Behind sentinels it asks the master.
+/// every primary for its archives and shard channels: the same pipelines
+/// on each node. Behind sentinels it asks the master.
 public final class StatsCollector {
     private let topology: Topology
     private let settings: ConnectionSettings
