@@ -1002,19 +1002,24 @@ def stats_many_rooms(tmp):
                 proto += resp("ZADD", f"{name}:archive", str(ts), f'{{"id":"{r}-{i}","ts":{ts},"channel":"{name}","message":"hi"}}')
         pipe_into(server.port, proto)
         del proto
-        runs = {"json": [], "text": []}
+        # BENCH_BASELINE=path/to/an/older/roomwarden adds its runs, alternating with these.
+        binaries = {"": BIN}
+        if os.environ.get("BENCH_BASELINE"):
+            binaries[" (" + os.environ.get("BENCH_BASELINE_LABEL", "baseline") + ")"] = os.environ["BENCH_BASELINE"]
+        runs = {(label, fmt): [] for fmt in ("json", "text") for label in binaries}
         for _ in range(RUNS):
-            for fmt in runs:
+            for label, fmt in runs:
                 out_path = os.path.join(tmp, "stats-many.out")
                 with open(out_path, "wb") as out:
-                    wall, rss, _ = run_measured([BIN, "stats", "--format", fmt, "-p", str(server.port)], stdout=out)
+                    wall, rss, _ = run_measured([binaries[label], "stats", "--format", fmt, "-p", str(server.port)],
+                                                stdout=out)
                 with open(out_path, "rb") as f:
                     data = f.read()
                 os.remove(out_path)
                 listed = len(json.loads(data)["rooms"]) if fmt == "json" else data.count(b"\nroom:m")
                 if listed != rooms:
                     raise SystemExit(f"stats --format {fmt} listed {listed} rooms, not {rooms}")
-                runs[fmt].append((wall, rss, len(data)))
+                runs[(label, fmt)].append((wall, rss, len(data)))
     finally:
         for sock in socks:
             sock.close()
@@ -1023,14 +1028,16 @@ def stats_many_rooms(tmp):
         f"{rooms:,} rooms on one server, each subscribed (by {connections} connections) and with a 3-entry archive. "
         f"Each format ran {RUNS} times, alternately: median wall time, worst peak RSS. Target: peak RSS under 64 MB "
         "(it was 260-280 MB before the rooms were asked in windows and kept in a compact table), at no more wall time "
-        "(1.1-2.0 s before, depending on the machine's load).",
+        "than before" + (": the rows marked with a label ran the binary given as BENCH_BASELINE, alternating with "
+                         "the others, against the same server." if len(binaries) > 1 else "."),
         "",
         "| roomwarden stats | rooms | output | wall time | peak RSS |",
         "|---|---|---|---|---|",
     ]
-    for fmt, r in runs.items():
+    for (label, fmt), r in runs.items():
         wall, _, size = median_run(r)
-        lines.append(f"| --format {fmt} | {rooms:,} | {size / 1e6:.1f} MB | {wall:.2f} s | {max(x[1] for x in r):.1f} MB |")
+        lines.append(f"| --format {fmt}{label} | {rooms:,} | {size / 1e6:.1f} MB | {wall:.2f} s | "
+                     f"{max(x[1] for x in r):.1f} MB |")
     return lines
 
 
