@@ -515,9 +515,16 @@ def bench_burst(tmp):
                 for i in range(per_room):
                     f.write(f"burst r{r:03d} line {i:06d}: some ordinary chat text to make about sixty bytes\n")
             jobs.append(([BIN, "publish", f"room:b{r:03d}", "-q", "-p", str(server.port)], path))
+        # A third watcher goes through a loopback proxy that cuts its
+        # connection every half second of the burst (at most `cuts` times):
+        # each gap must be replayed from the archives.
+        cuts = 5
+        proxy = RoundTripCounter(server.port)
+        cut_name = f"roomwarden watch --format json, its connection cut {cuts} times"
         watchers = {}
         for name, argv in (("roomwarden watch --format json", [BIN, "watch", "room:*", "--format", "json", "-p", str(server.port)]),
-                           ("redis-cli --json psubscribe", ["redis-cli", "-p", str(server.port), "--json", "psubscribe", "room:*"])):
+                           ("redis-cli --json psubscribe", ["redis-cli", "-p", str(server.port), "--json", "psubscribe", "room:*"]),
+                           (cut_name, [BIN, "watch", "room:*", "--format", "json", "-p", str(proxy.port)])):
             rss_dir = tempfile.mkdtemp(prefix="roomwarden-rss-")
             wrapped, report = measured(argv, rss_dir)
             out_path = os.path.join(tmp, f"burst-{len(watchers)}.out")
@@ -525,14 +532,24 @@ def bench_burst(tmp):
             out, err = open(out_path, "wb"), open(err_path, "wb")
             watchers[name] = (subprocess.Popen(wrapped, stdout=out, stderr=err), out_path, err_path, report, rss_dir, out, err)
         for _ in range(200):
-            if int(server.cli("PUBSUB", "NUMPAT") or 0) >= 2:
+            if int(server.cli("PUBSUB", "NUMPAT") or 0) >= 3:
                 break
             time.sleep(0.02)
+        import threading
+        burst_over = threading.Event()
+
+        def cutter():
+            while proxy.cuts < cuts and not burst_over.wait(0.5):
+                proxy.cut()
+        cutting = threading.Thread(target=cutter, daemon=True)
         start = time.monotonic()
+        cutting.start()
         codes, errors = run_pool(jobs, parallel, limit=600)
         published = time.monotonic() - start
+        burst_over.set()
+        cutting.join()
         archived = sum(int(server.cli("ZCARD", f"room:b{r:03d}:archive") or 0) for r in range(rooms))
-        ends = {name: wait_growth_end(w[1], w[0], idle=3.0, limit=300.0) for name, w in watchers.items()}
+        ends = {name: wait_growth_end(w[1], w[0], idle=5.0, limit=300.0) for name, w in watchers.items()}
         for name, (proc, out_path, err_path, report, rss_dir, out, err) in watchers.items():
             stop_measured(proc)
             out.close()
@@ -554,7 +571,11 @@ def bench_burst(tmp):
                         continue
                     received += 1
                     seen.add(key)
-            notes = open(err_path, "rb").read().decode(errors="replace").strip().replace("\n", " / ")
+            err_lines = open(err_path, "rb").read().decode(errors="replace").strip().splitlines()
+            if err_lines:  # in full on the console, for whoever reads the run
+                print(f"-- {name}, stderr:\n" + "\n".join(err_lines[:40]), flush=True)
+            notes = err_lines[0][:160] + (f" (and {len(err_lines) - 1} more lines)" if len(err_lines) > 1 else "") \
+                if err_lines else ""
             wall = ends[name] - start
             rows.append((name, received, len(seen), n - len(seen), received - len(seen), replayed, wall,
                          peak_rss_mb(report), notes, bad))
@@ -563,13 +584,15 @@ def bench_burst(tmp):
         for w in locals().get("watchers", {}).values():
             if w[0].poll() is None:
                 stop_measured(w[0])
+        if "proxy" in locals():
+            proxy.stop()
         server.stop()
     failed = sum(1 for c in codes if c != 0)
     table = [
         f"{n:,} messages of about 60 bytes into {rooms} rooms ({per_room:,} each), every one archived: "
         f"`roomwarden publish ROOM` reading stdin (batched MULTI/ZADD/PUBLISH/EXEC), {parallel} publishers at "
         f"once, one per room in turn. The server's pub/sub output-buffer limit is `{limit}`: a subscriber more "
-        "than 1 MB behind, or 256 kB behind for a second, is disconnected. Both watchers run in the same burst. "
+        "than 1 MB behind, or 256 kB behind for a second, is disconnected. The three watchers run in the same burst. "
         "Wall time runs from the burst's start to the watcher's last output.",
         "",
         "| watcher | received | distinct | lost | duplicates | replayed | wall time | peak RSS | stderr |",
@@ -578,14 +601,21 @@ def bench_burst(tmp):
     for name, received, distinct, lost, dups, replayed, wall, rss, notes, bad in rows:
         table.append(f"| {name} | {received:,} | {distinct:,} | {lost:,} | {dups:,} | "
                      f"{replayed:,} | {wall:.2f} s | {rss:.1f} MB | {notes[:300] or '-'} |")
-    rw, rc = rows[0], rows[1]
+    rw, rc, rx = rows[0], rows[1], rows[2]
     table += ["", f"The burst took {published:.2f} s ({n / published:,.0f} messages/s); the archives hold "
               f"{archived:,} of {n:,}" + (f"; {failed} publishers failed: {errors[0][:200]}" if failed else "") + ". "
               f"Target: roomwarden 0 lost where redis-cli loses most: roomwarden lost **{rw[3]:,}**, redis-cli "
               f"**{rc[3]:,}** ({rc[3] / n:.0%}). Lost: published and never printed; duplicates: printed more than "
               "once; replayed: printed from the archive after a gap (`\"replayed\":true`)."
               + (" roomwarden kept up with this burst (the server never disconnected it), so it had no gap to "
-                 "replay." if rw[5] == 0 and not rw[8] else "")]
+                 "replay." if rw[5] == 0 and not rw[8] else "")
+              + f" The third watcher reads through a loopback proxy (in Python, so slower than the server) that drops "
+              f"its connection every half second of the burst ({proxy.cuts} times): it lost **{rx[3]:,}**, printed "
+              f"{rx[4]:,} twice and {rx[5]:,} replayed from the archives. What it lost, it said on stderr (a gap "
+              "whose replay is itself cut off is reported as not received, with its span)." if rx[3] else
+              f" The third watcher reads through a loopback proxy (in Python, so slower than the server) that drops "
+              f"its connection every half second of the burst ({proxy.cuts} times): it lost **0**, printed "
+              f"{rx[4]:,} twice and {rx[5]:,} replayed from the archives."]
     return "burst", "\n".join(table)
 
 

@@ -131,7 +131,8 @@ class RoundTripCounter:
     """A loopback TCP proxy in front of a server that counts, per client
     connection, round trips: each time the server answers after the client
     has sent something (a pipeline is one round trip, however many
-    commands it holds). Connections are counted in order of arrival."""
+    commands it holds). Connections are counted in order of arrival.
+    `cut()` drops every connection it carries, as a failing network would."""
 
     def __init__(self, target_port):
         self.target = target_port
@@ -144,7 +145,22 @@ class RoundTripCounter:
         self.connections = []  # round trips of each connection
         self.commands = []  # per connection, the command names of each round trip
         self.running = True
+        self.open = []  # the (client, server) sockets of live connections
+        self.cuts = 0
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self):
+        """Drops every connection now open; returns how many."""
+        with self.lock:
+            pairs, self.open = self.open, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.cuts += bool(pairs)
+        return len(pairs)
 
     def reset(self):
         with self.lock:
@@ -178,6 +194,7 @@ class RoundTripCounter:
             index = len(self.connections)
             self.connections.append(0)
             self.commands.append([])
+            self.open.append((client, server))
         names = []  # this round trip's commands so far
         asked = False  # the client sent something the server has not answered yet
         try:
