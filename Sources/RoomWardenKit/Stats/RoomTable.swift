@@ -44,7 +44,6 @@ public struct RoomTable: Sendable {
     }
 
     public var count: Int { nameEnds.count }
-    public var isEmpty: Bool { nameEnds.isEmpty }
 
     /// The row of the room named `name`, added (every figure unknown) if
     /// there is none yet.
@@ -64,12 +63,6 @@ public struct RoomTable: Sendable {
         backlogNodes.append(-1)
         slots[slot] = Int32(count)
         return count - 1
-    }
-
-    /// The row of `name`, if there is one.
-    public func row(of name: [UInt8]) -> Int? {
-        guard !slots.isEmpty else { return nil }
-        return name.withUnsafeBytes { probe($0).row }
     }
 
     /// Where `name` is in the slots, or the empty slot where it would go.
