@@ -1,0 +1,45 @@
+import Foundation
+import Hiredis
+import RedisFixture
+import XCTest
+
+/// A hostile user's history and connection options: secrets typed in the
+/// wrong place, key templates with glob characters, equal times across
+/// rooms, a silent server during the handshake, and error lines that must
+/// say the right thing to do.
+final class HistoryHostileTests: XCTestCase {
+    /// A server of this suite's own, stopped (SIGSTOP) by some tests.
+    static var own: RedisServer!
+
+    override class func setUp() {
+        do { own = try RedisServer() } catch { fatalError("\(error)") }
+    }
+
+    override class func tearDown() { own = nil }
+
+    /// 2026-11-21T22:26:40.000Z
+    let base: Int64 = 1_795_300_000_000
+
+    /// Entries of several rooms at one time: --reverse prints exactly the
+    /// forward order backwards, and --last N is the tail of it.
+    func testEqualTimesAcrossRoomsReverseExactlyAndLastIsTheTail() throws {
+        let room = freshRoom()
+        for (suffix, members) in [("a", ["a1", "a2"]), ("b", ["b1", "b2"]), ("c", ["c1"])] {
+            for m in members { try server.run("ZADD", "\(room)\(suffix):archive", String(base), m) }
+        }
+        try server.run("ZADD", "\(room)b:archive", String(base - 1), "older")
+        try server.run("ZADD", "\(room)c:archive", String(base + 1), "newer")
+        let format = ["--format", "{channel} {message}"]
+        let forward = try rw(["history", "\(room)*"] + format)
+        XCTAssertEqual(forward.status, 0, forward.stderr)
+        XCTAssertEqual(forward.lines.count, 7)
+        let backward = try rw(["history", "\(room)*", "--reverse"] + format)
+        XCTAssertEqual(backward.lines, forward.lines.reversed())
+        for n in 1...6 {
+            let last = try rw(["history", "\(room)*", "--last", String(n)] + format)
+            XCTAssertEqual(last.lines, Array(forward.lines.suffix(n)), "--last \(n)")
+            let reversedLast = try rw(["history", "\(room)*", "--last", String(n), "--reverse"] + format)
+            XCTAssertEqual(reversedLast.lines, Array(forward.lines.suffix(n).reversed()), "--last \(n) --reverse")
+        }
+    }
+}
