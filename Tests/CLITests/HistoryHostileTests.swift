@@ -20,6 +20,18 @@ final class HistoryHostileTests: XCTestCase {
     /// 2026-11-21T22:26:40.000Z
     let base: Int64 = 1_795_300_000_000
 
+    /// A key template's own characters are literal, even glob characters:
+    /// SCAN must look for them as they are, not as a pattern.
+    func testKeyTemplatesWithGlobCharactersFindTheirRooms() throws {
+        let room = freshRoom()
+        try server.run("ZADD", "log[1]:\(room)", String(base), "from the archive")
+        try server.run("RPUSH", "bl\\x?:\(room)x", "from the backlog")
+        let r = try rw(["history", "\(room)*", "--archive-key", "log[1]:*", "--backlog-key", "bl\\x?:*", "--format", "{channel} {message}"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines, ["\(room) from the archive", "\(room)x from the backlog"])
+        XCTAssertEqual(r.stderr, "")
+    }
+
     /// Entries of several rooms at one time: --reverse prints exactly the
     /// forward order backwards, and --last N is the tail of it.
     func testEqualTimesAcrossRoomsReverseExactlyAndLastIsTheTail() throws {
