@@ -20,6 +20,30 @@ final class HistoryHostileTests: XCTestCase {
     /// 2026-11-21T22:26:40.000Z
     let base: Int64 = 1_795_300_000_000
 
+    /// A password typed where the parser cannot take it (glued to -a, after
+    /// a flag cluster, as --askpass's value, not UTF-8 on the command line
+    /// or in a URL) is a usage error that never shows it.
+    func testAPasswordInTheWrongPlaceIsNeverEchoed() throws {
+        let secret = "Pw0rdXyz"
+        let bin = "'\(CLIProcess.binary.path)'"
+        let lines = [
+            "\(bin) history -a\(secret)",
+            "\(bin) history -ia\(secret)",
+            "\(bin) history --askpass=\(secret)",
+            "\(bin) history -a $'\(secret)\\xff'",
+            "\(bin) history --pass=$'\(secret)\\xff'",
+            "\(bin) history -u $'redis://:\(secret)\\xff@127.0.0.1:1'",
+            "\(bin) history --url=$'redis://u:\(secret)\\xff@127.0.0.1:1'",
+        ]
+        for line in lines {
+            let r = try bash("\(line) --connect-timeout 1s; echo \"status $?\"", timeout: 20)
+            XCTAssertTrue(r.stdout.hasSuffix("status 64\n"), "\(line): \(r.stdout) \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains(secret), "\(line): \(r.stderr)")
+            XCTAssertFalse(r.stdout.contains(secret), "\(line): \(r.stdout)")
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(line): one line: \(r.stderr)")
+        }
+    }
+
     /// A key template's own characters are literal, even glob characters:
     /// SCAN must look for them as they are, not as a pattern.
     func testKeyTemplatesWithGlobCharactersFindTheirRooms() throws {
