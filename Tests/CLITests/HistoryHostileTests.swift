@@ -78,4 +78,17 @@ final class HistoryHostileTests: XCTestCase {
             XCTAssertEqual(reversedLast.lines, Array(forward.lines.suffix(n).reversed()), "--last \(n) --reverse")
         }
     }
+
+    /// A server that stops answering during the handshake (AUTH, SELECT)
+    /// is waited for --connect-timeout: the line names that option.
+    func testASilentHandshakeNamesConnectTimeout() throws {
+        try Self.own.pause()
+        defer { try? Self.own.resume() }
+        let r = try roomwarden(["history", "-h", "127.0.0.1", "-p", String(Self.own.port), "--db", "1",
+                                "--connect-timeout", "1s", "--timeout", "30s"], timeout: 20)
+        XCTAssertEqual(r.status, 69, r.stderr)
+        XCTAssertTrue(r.stderr.contains("did not answer for 1s"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("--connect-timeout"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("--timeout"), r.stderr)
+    }
 }
