@@ -91,4 +91,14 @@ final class HistoryHostileTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--connect-timeout"), r.stderr)
         XCTAssertFalse(r.stderr.contains("--timeout"), r.stderr)
     }
+
+    /// Error lines show a backslash as it was typed and meant: the advice
+    /// for a bad expression is what grep -E takes.
+    func testErrorLinesKeepBackslashesAsTyped() throws {
+        let r = try rw(["history", "--grep", #"a\.("#])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains(#"--grep 'a\.(' is not"#), r.stderr)
+        XCTAssertTrue(r.stderr.contains(#"write \( for a parenthesis"#), r.stderr)
+        XCTAssertFalse(r.stderr.contains(#"\\"#), r.stderr)
+    }
 }
