@@ -101,4 +101,15 @@ final class HistoryHostileTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains(#"write \( for a parenthesis"#), r.stderr)
         XCTAssertFalse(r.stderr.contains(#"\\"#), r.stderr)
     }
+
+    /// A bad value from the environment is named by its variable: the
+    /// user gave no flag to look for.
+    func testErrorsFromTheEnvironmentNameTheVariable() throws {
+        for (name, value) in [("ROOMWARDEN_ARCHIVE_KEY", "no-star"), ("ROOMWARDEN_BACKLOG_KEY", "no-star"), ("REDIS_URL", "bogus")] {
+            let r = try rw(["history"], env: [name: value])
+            XCTAssertEqual(r.status, 64, "\(name): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(name), "\(name): \(r.stderr)")
+            XCTAssertFalse(r.stderr.contains("--archive-key") || r.stderr.contains("--backlog-key"), "\(name): \(r.stderr)")
+        }
+    }
 }
