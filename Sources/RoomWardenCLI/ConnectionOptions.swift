@@ -77,6 +77,8 @@ struct ConnectionOptions: ParsableArguments {
         if let url, SentinelURL.matches(url), socket != nil || host != nil || port != nil {
             throw ValidationError("a redis-sentinel:// URL asks the sentinels where the master is: it cannot go with -s, -h or -p")
         }
+        if host == "" { throw ValidationError("--host must not be empty: give the server's name or address (default 127.0.0.1)") }
+        if socket == "" { throw ValidationError("--socket must not be empty: give the path of the server's unix socket") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }

@@ -129,4 +129,11 @@ final class ValueArgumentTests: XCTestCase {
         XCTAssertEqual((parse(["stats", "--timeout", "0.000"]) as? RoomWarden.Stats)?.connection.timeout, .zero, "0 is still 0")
         XCTAssertEqual((parse(["stats", "--timeout", "1.5ms"]) as? RoomWarden.Stats)?.connection.timeout.milliseconds, 2)
     }
+
+    /// An empty host or socket path names no server: a usage error, not a
+    /// failed connection to "".
+    func testAnEmptyHostOrSocketIsAUsageError() {
+        XCTAssertTrue(usage(["history", "-s", ""]).contains("--socket"))
+        XCTAssertTrue(usage(["history", "-h", ""]).contains("--host"))
+    }
 }
