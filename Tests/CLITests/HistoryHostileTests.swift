@@ -112,4 +112,42 @@ final class HistoryHostileTests: XCTestCase {
             XCTAssertFalse(r.stderr.contains("--archive-key") || r.stderr.contains("--backlog-key"), "\(name): \(r.stderr)")
         }
     }
+
+    /// --local writes RFC 3339 whatever the zone: a local time it cannot
+    /// write (a year before 0000 or after 9999 there, an offset with
+    /// seconds from an old local mean time) is written in UTC, not as
+    /// "00-1-12-31T13:30:40.000-10:29".
+    func testLocalTimesAreAlwaysRFC3339() throws {
+        let room = freshRoom()
+        let times: [Int64] = [-62_167_219_200_000, -2_000_000_000_000, 0, base, 253_402_300_799_999]
+        for (i, ms) in times.enumerated() { try server.run("ZADD", "\(room):archive", String(ms), "m\(i)") }
+        let rfc3339 = try NSRegularExpression(pattern: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}(Z|[+-]\d\d:\d\d)$"#)
+        for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago", "Europe/Amsterdam", "America/St_Johns"] {
+            let r = try rw(["history", room, "--score-unit", "ms", "--local", "--format", "{time}"], env: ["TZ": zone])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.lines.count, times.count, zone)
+            for (line, ms) in zip(r.lines, times) {
+                XCTAssertEqual(rfc3339.numberOfMatches(in: line, range: NSRange(line.startIndex..., in: line)), 1, "\(zone): \(line)")
+                XCTAssertEqual(instant(line), ms, "\(zone): \(line) is not \(ms)")
+            }
+        }
+    }
+
+    /// Unix ms of an RFC 3339 time with milliseconds.
+    private func instant(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 24 else { return nil }
+        func n(_ from: Int, _ count: Int) -> Int64 { Int64(String(decoding: b[from..<(from + count)], as: UTF8.self)) ?? 0 }
+        var y = n(0, 4), m = n(5, 2)
+        let d = n(8, 2)
+        if m <= 2 { y -= 1; m += 12 }
+        func floor(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a - b + 1) / b }
+        let days = 365 * y + floor(y, 4) - floor(y, 100) + floor(y, 400) + (153 * (m - 3) + 2) / 5 + d - 719_469
+        var ms = ((days * 24 + n(11, 2)) * 60 + n(14, 2)) * 60_000 + n(17, 2) * 1000 + n(20, 3)
+        if b[23] != UInt8(ascii: "Z") {
+            let offset = (n(24, 2) * 60 + n(27, 2)) * 60_000
+            ms += b[23] == UInt8(ascii: "+") ? -offset : offset
+        }
+        return ms
+    }
 }
