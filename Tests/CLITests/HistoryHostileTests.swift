@@ -150,4 +150,26 @@ final class HistoryHostileTests: XCTestCase {
         }
         return ms
     }
+
+    /// A server busy with a script (BUSY) or loading its data (LOADING)
+    /// cannot serve now: that is exit 69, try again later, as for a
+    /// server that does not answer; 65 would tell a cron job the data is
+    /// wrong.
+    func testABusyServerIsUnavailableNotRefusedData() throws {
+        try Self.own.run("ZADD", "room:busy:archive", String(base), "kept")
+        try Self.own.run("CONFIG", "SET", "busy-reply-threshold", "100")
+        defer { _ = try? Self.own.run("CONFIG", "SET", "busy-reply-threshold", "5000") }
+        let script = try Self.own.connect()
+        _ = try script.append(["EVAL", "while true do end", "0"].map { Array($0.utf8) })
+        try script.flush()
+        usleep(400_000)
+        defer { _ = try? Self.own.run("SCRIPT", "KILL") }
+        for args in [["history"], ["history", "room:busy"]] {
+            let r = try roomwarden(args + ["-s", Self.own.socketPath], timeout: 20)
+            XCTAssertEqual(r.status, 69, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("BUSY"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("try again"), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        }
+    }
 }
