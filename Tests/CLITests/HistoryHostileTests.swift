@@ -172,4 +172,28 @@ final class HistoryHostileTests: XCTestCase {
             XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
         }
     }
+
+    /// Large members are read in pages of a few MB, not 1000 at a time: an
+    /// archive (or backlog) of 120 members of 1 MB is exported with less
+    /// memory than it holds, never as one 120 MB reply.
+    func testLargeMembersAreReadInPagesOfAFewMegabytes() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { throw XCTSkip("no /usr/bin/time") }
+        let room = freshRoom()
+        let c = try server.connect()
+        for i in 0..<120 {
+            // Unique members (a sorted set holds each once), 1 MB each.
+            let tag = Array(String(format: "%04d", i).utf8)
+            let member = tag + Array(repeating: UInt8(ascii: "a") + UInt8(i % 26), count: (1 << 20) - tag.count)
+            _ = try c.command([Array("ZADD".utf8), Array("\(room):archive".utf8), Array(String(base + Int64(i)).utf8), member])
+            _ = try c.command([Array("RPUSH".utf8), Array("\(room)-list:backlog".utf8), member])
+        }
+        defer { _ = try? server.run("DEL", "\(room):archive", "\(room)-list:backlog") }
+        let bin = "'\(CLIProcess.binary.path)'"
+        for (target, extra) in [(room, ""), (room, "--reverse"), ("\(room)-list", "")] {
+            let r = try bash("/usr/bin/time -f 'rss %M' \(bin) history '\(target)' -f raw \(extra) -s '\(server.socketPath)' | wc -c", timeout: 120)
+            XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), String(120 * ((1 << 20) + 1)), "\(target) \(extra): \(r.stderr)")
+            let rss = Int(r.stderr.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? .max
+            XCTAssertLessThan(rss, 90_000, "\(target) \(extra): peak RSS \(rss) KB for a 120 MB archive")
+        }
+    }
 }
