@@ -15,11 +15,19 @@ enum ArgumentSecrets {
     static func redacted(_ message: String, arguments: [String]) -> String {
         var out = message
         for (secret, shownAs) in secrets(in: arguments) where !secret.isEmpty {
-            out = out.replacingOccurrences(of: secret, with: shownAs)
+            out = replacing(secret, with: shownAs, in: out)
             let shown = RawArguments.shown(secret)
-            if shown != secret { out = out.replacingOccurrences(of: shown, with: redactedForm(of: shown, like: shownAs)) }
+            if shown != secret { out = replacing(shown, with: redactedForm(of: shown, like: shownAs), in: out) }
         }
         return out
+    }
+
+    /// `target` replaced with `replacement` in `text`, except inside what
+    /// is already `replacement` (a URL's redacted form may begin with the
+    /// URL itself: `...?db=` shows as `...?db=***`).
+    private static func replacing(_ target: String, with replacement: String, in text: String) -> String {
+        text.pieces(separatedBy: replacement).map { $0.replacingOccurrences(of: target, with: replacement) }
+            .joined(separator: replacement)
     }
 
     /// Each secret with what stands for it in a message, longest first (a
@@ -77,14 +85,19 @@ private extension String {
     }
 
     func replacingOccurrences(of target: String, with replacement: String) -> String {
-        guard !target.isEmpty else { return self }
-        var out = ""
+        pieces(separatedBy: target).joined(separator: replacement)
+    }
+
+    /// The text between the occurrences of `separator`.
+    func pieces(separatedBy separator: String) -> [String] {
+        guard !separator.isEmpty else { return [self] }
+        var out: [String] = []
         var rest = self[...]
-        while let r = rest.firstRange(of: target) {
-            out += rest[..<r.lowerBound]
-            out += replacement
+        while let r = rest.firstRange(of: separator) {
+            out.append(String(rest[..<r.lowerBound]))
             rest = rest[r.upperBound...]
         }
-        return out + rest
+        out.append(String(rest))
+        return out
     }
 }

@@ -42,6 +42,10 @@ final class HistoryHostileTests: XCTestCase {
             XCTAssertFalse(r.stdout.contains(secret), "\(line): \(r.stdout)")
             XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, "\(line): one line: \(r.stderr)")
         }
+        // A URL already shown redacted is not redacted twice.
+        let r = try roomwarden(["history", "-u", "unix:///tmp/x.sock?db="])
+        XCTAssertEqual(r.status, 64)
+        XCTAssertTrue(r.stderr.contains("'unix:///tmp/x.sock?db=***'"), r.stderr)
     }
 
     /// A key template's own characters are literal, even glob characters:
