@@ -77,19 +77,22 @@ struct ConnectionOptions: ParsableArguments {
         if let url, SentinelURL.matches(url), socket != nil || host != nil || port != nil {
             throw ValidationError("a redis-sentinel:// URL asks the sentinels where the master is: it cannot go with -s, -h or -p")
         }
+        if host == "" { throw ValidationError("--host must not be empty: give the server's name or address (default 127.0.0.1)") }
+        if socket == "" { throw ValidationError("--socket must not be empty: give the path of the server's unix socket") }
         if let port, !(1...65535).contains(port) { throw ValidationError("--port must be 1 to 65535") }
         if let db, db < 0 { throw ValidationError("--db must be 0 or more") }
         if askpass && password != nil { throw ValidationError("--askpass and --pass both give a password: choose one") }
         if connectTimeout == .zero { throw ValidationError("--connect-timeout must be longer than 0: use e.g. 500ms, 5s, 1m") }
         if let url { try Self.check(url: url) }
-        else if let env = Environment()["REDIS_URL"], !env.isEmpty { try Self.check(url: env) }
+        else if let env = Environment()["REDIS_URL"], !env.isEmpty { try Self.check(url: env, from: "REDIS_URL: ") }
     }
 
-    private static func check(url: String) throws {
-        _ = try checked { () throws(RoomWardenError) in
+    /// `from` names where a URL the user did not type came from.
+    private static func check(url: String, from: String = "") throws {
+        do {
             var scratch = ConnectionSettings()
             try scratch.apply(url: url)
-        }
+        } catch { throw ValidationError(from + error.message) }
     }
 
     private static func checked<T>(_ body: () throws(RoomWardenError) -> T) throws -> T {
@@ -158,21 +161,22 @@ struct ArchiveOptions: ParsableArguments {
 
     /// The template from the flag, else the environment, else `*:archive`.
     func template() throws(RoomWardenError) -> ArchiveKeyTemplate {
-        guard let given = ArchiveOptions.given(archiveKey, env: "ROOMWARDEN_ARCHIVE_KEY") else { return .standard }
-        return try ArchiveKeyTemplate(given)
+        guard let (given, source) = ArchiveOptions.given(archiveKey, flag: "--archive-key", env: "ROOMWARDEN_ARCHIVE_KEY") else { return .standard }
+        return try ArchiveKeyTemplate(given, flag: source)
     }
 
     /// The backlog template from the flag, else the environment, else `*:backlog`.
     func backlogTemplate() throws(RoomWardenError) -> BacklogKeyTemplate {
-        guard let given = ArchiveOptions.given(backlogKey, env: "ROOMWARDEN_BACKLOG_KEY") else { return .standard }
-        return try BacklogKeyTemplate(given)
+        guard let (given, source) = ArchiveOptions.given(backlogKey, flag: "--backlog-key", env: "ROOMWARDEN_BACKLOG_KEY") else { return .standard }
+        return try BacklogKeyTemplate(given, flag: source)
     }
 
-    /// The flag's value, else the environment's (when not empty).
-    private static func given(_ flag: String?, env name: String) -> String? {
-        if let flag { return flag }
+    /// The flag's value, else the environment's (when not empty), with the
+    /// name of the one it came from (for errors: the user looks there).
+    private static func given(_ value: String?, flag: String, env name: String) -> (String, String)? {
+        if let value { return (value, flag) }
         guard let env = Environment()[name], !env.isEmpty else { return nil }
-        return env
+        return (env, name)
     }
 }
 

@@ -55,11 +55,12 @@ package struct RoomWarden: ParsableCommand {
                 if !text.isEmpty { print(text) }
                 Glibc.exit(0)
             }
-            let message = ArgumentRejection.explained(self.message(for: error))
+            // The parser echoes what it could not take: never a password.
+            let message = ArgumentSecrets.redacted(ArgumentRejection.explained(self.message(for: error)), arguments: arguments)
             if !message.isEmpty {
                 let sub = arguments.first { commandNames.contains($0) }
                 let help = sub.map { "roomwarden \($0) --help" } ?? "roomwarden --help"
-                let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: "; ")
+                let oneLine = message.split(whereSeparator: \.isNewline).map { $0.drop(while: \.isWhitespace) }.joined(separator: "; ")
                 printDiagnostic(code == .validationFailure ? "\(oneLine) (see '\(help)')" : oneLine)
             }
             Glibc.exit(code.rawValue)

@@ -118,4 +118,22 @@ final class ValueArgumentTests: XCTestCase {
         XCTAssertNotNil(parse(["history", "--since", "2026-11-21", "--until", "2026-11-22"]))
         XCTAssertTrue(usage(["history", "--since", "5"]).contains("bare number"))
     }
+
+    /// A duration under a millisecond is never 0: `--timeout 0.4ms` would
+    /// otherwise wait for ever, the opposite of what was asked.
+    func testADurationUnderAMillisecondIsNotZero() throws {
+        let h = try XCTUnwrap(parse(["history", "--timeout", "0.4ms"]) as? RoomWarden.History)
+        XCTAssertEqual(h.connection.timeout.milliseconds, 1)
+        let w = try XCTUnwrap(parse(["watch", "--wait", "0.0001s"]) as? RoomWarden.Watch)
+        XCTAssertEqual(w.wait?.milliseconds, 1)
+        XCTAssertEqual((parse(["stats", "--timeout", "0.000"]) as? RoomWarden.Stats)?.connection.timeout, .zero, "0 is still 0")
+        XCTAssertEqual((parse(["stats", "--timeout", "1.5ms"]) as? RoomWarden.Stats)?.connection.timeout.milliseconds, 2)
+    }
+
+    /// An empty host or socket path names no server: a usage error, not a
+    /// failed connection to "".
+    func testAnEmptyHostOrSocketIsAUsageError() {
+        XCTAssertTrue(usage(["history", "-s", ""]).contains("--socket"))
+        XCTAssertTrue(usage(["history", "-h", ""]).contains("--host"))
+    }
 }

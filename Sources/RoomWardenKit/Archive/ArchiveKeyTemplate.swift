@@ -30,9 +30,13 @@ public struct ArchiveKeyTemplate: Sendable, Equatable {
     }
 
     /// The SCAN pattern that finds the archives of every channel matching
-    /// `channelPattern`.
+    /// `channelPattern`. The template's own characters are literal there:
+    /// a `[`, `?` or `\\` in them is escaped.
     public func scanPattern(for channelPattern: [UInt8]) -> [UInt8] {
-        key(for: channelPattern)
+        var p = Array(Glob.escaping(prefix).utf8)
+        p.append(contentsOf: channelPattern)
+        p.append(contentsOf: Glob.escaping(suffix).utf8)
+        return p
     }
 
     /// The channel an archive key belongs to, or nil if the key does not fit.

@@ -12,9 +12,9 @@ public struct BacklogKeyTemplate: Sendable, Equatable {
     /// The contract's default, `*:backlog`.
     public static let standard = try! BacklogKeyTemplate("*:backlog")
 
-    /// A template must hold exactly one `*`.
-    public init(_ template: String) throws(RoomWardenError) {
-        keys = try ArchiveKeyTemplate(template, flag: "--backlog-key")
+    /// A template must hold exactly one `*`; `flag` names it in the error.
+    public init(_ template: String, flag: String = "--backlog-key") throws(RoomWardenError) {
+        keys = try ArchiveKeyTemplate(template, flag: flag)
     }
 
     /// The backlog key of one channel.

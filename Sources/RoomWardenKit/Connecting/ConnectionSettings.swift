@@ -97,6 +97,11 @@ public struct ConnectionSettings: Sendable {
         } catch let error as RoomWardenError {
             throw error
         } catch let error as RedisError {
+            if case .timeout(let what) = error {
+                // The handshake waits --connect-timeout, not --timeout.
+                throw RoomWardenError.unreachable(
+                    "Redis at \(endpoint) \(what) while connecting (AUTH, SELECT); check that the server is up and not stopped or overloaded (redis-cli ping), or allow longer with --connect-timeout")
+            }
             throw RoomWardenError.from(error, doing: "connecting", endpoint: endpoint)
         } catch {
             throw RoomWardenError.failure("\(error)")

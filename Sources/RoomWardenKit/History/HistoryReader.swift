@@ -364,7 +364,8 @@ public final class HistoryReader {
     /// at, so that the entry removed is the one read) are sent before each
     /// page, and the page's indexes allow for them.
     private func readList(_ room: ArchivedRoom, fromHead: Bool, want: inout Int, keep: Bool = false) throws(RoomWardenError) -> [[UInt8]] {
-        let page = options.pageSize
+        // Fewer entries a page when they are large (PageSizing).
+        var page = PageSizing.first(options.pageSize)
         let listCount = fromHead ? 1 : -1
         let removing = removingAsRead && !keep
         var kept: [[UInt8]] = []
@@ -391,6 +392,7 @@ public final class HistoryReader {
                 if !(picked && removing) { passed += 1 }
             }
             if members.count < page { break }
+            page = PageSizing.next(asked: page, count: members.count, size: members.reduce(0) { $0 + $1.count }, ceiling: options.pageSize)
         }
         return kept
     }

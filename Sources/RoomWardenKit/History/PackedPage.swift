@@ -13,6 +13,8 @@ struct PackedPage {
     private var pendingMember: (Int, Int)?
 
     var count: Int { scores.count }
+    /// The bytes of its members and scores.
+    var byteCount: Int { bytes.count }
 
     mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)

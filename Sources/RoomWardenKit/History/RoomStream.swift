@@ -11,7 +11,13 @@ final class RoomStream {
     /// The unit of this archive's scores (never `auto`).
     let unit: ScoreUnit
     let newestFirst: Bool
+    /// The most entries a page asks for.
     let pageSize: Int
+    /// What the next page asks for: fewer than `pageSize` for large
+    /// entries (`PageSizing`).
+    private var nextCount: Int
+    /// What the page in flight asked for: fewer came when the range ended.
+    private var askedCount = 0
     let fetcher: PageFetcher
     /// Asks for the next page as soon as one arrives (not while entries
     /// are removed as they are read: the cursor must see the removals).
@@ -36,6 +42,7 @@ final class RoomStream {
         self.unit = unit
         self.newestFirst = newestFirst
         self.pageSize = pageSize
+        nextCount = PageSizing.first(pageSize)
         self.fetcher = fetcher
         self.prefetch = prefetch
         lower = options.since.map { .inclusive(unit.score(forMilliseconds: $0)) } ?? .negativeInfinity
@@ -50,8 +57,9 @@ final class RoomStream {
         let to = newestFirst ? lower : upper
         page.removeAll()
         pageArrived = false
+        askedCount = nextCount
         try fetcher.request(self, .zrangeByScore(key: room.key, from: from, to: to, reverse: newestFirst,
-                                                 limit: (skip, pageSize), withScores: true))
+                                                 limit: (skip, askedCount), withScores: true))
         outstanding = true
     }
 
@@ -89,7 +97,8 @@ final class RoomStream {
                 }
             }
         }
-        if current.count < pageSize { exhausted = true }
+        if current.count < askedCount { exhausted = true }
+        nextCount = PageSizing.next(asked: askedCount, count: current.count, size: current.byteCount, ceiling: pageSize)
         if prefetch { try request() }  // the next page is on its way while this one prints
         return current.count > 0
     }

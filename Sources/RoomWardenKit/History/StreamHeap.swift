@@ -3,7 +3,9 @@ import Glibc
 #endif
 import Hiredis
 
-/// A binary heap of stream indexes by head time (ties: lower index first).
+/// A binary heap of stream indexes by head time. Ties go by index: lower
+/// first oldest first, higher first newest first, so that reading newest
+/// first (`--reverse`, `--last`) is exactly the forward order backwards.
 struct StreamHeap {
     let newestFirst: Bool
     private var items: [(order: Double, stream: Int)] = []
@@ -12,7 +14,7 @@ struct StreamHeap {
 
     private func before(_ a: (order: Double, stream: Int), _ b: (order: Double, stream: Int)) -> Bool {
         if a.order != b.order { return newestFirst ? a.order > b.order : a.order < b.order }
-        return a.stream < b.stream
+        return newestFirst ? a.stream > b.stream : a.stream < b.stream
     }
 
     mutating func push(_ stream: Int, _ order: Double) {

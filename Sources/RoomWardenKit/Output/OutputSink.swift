@@ -84,10 +84,11 @@ extension RoomWardenError {
 
 /// One line on stderr, prefixed with the program's name. Anything in it
 /// that could drive a terminal (a key or channel name holding escape
-/// sequences) is shown escaped, as in text output.
+/// sequences) is shown escaped, as in text output; a backslash stays one
+/// backslash, so that what the user typed reads as typed.
 public func printDiagnostic(_ message: String) {
     var line = Array("roomwarden: ".utf8)
-    TextEscaper.append(Array(message.utf8), to: &line)
+    TextEscaper.append(Array(message.utf8), to: &line, doublingBackslash: false)
     line.append(0x0A)
     _ = line.withUnsafeBytes { OutputSink.writeAll(2, $0) }
 }

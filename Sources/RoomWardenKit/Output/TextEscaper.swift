@@ -8,7 +8,10 @@ import Glibc
 public enum TextEscaper {
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    public static func append(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    /// `doublingBackslash` false keeps a backslash as it is (error lines:
+    /// what a user typed, and advice such as `write \\( for a parenthesis`,
+    /// must read as typed; controls are still escaped).
+    public static func append(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8], doublingBackslash: Bool = true) {
         var i = 0
         let n = bytes.count
         while i < n {
@@ -23,7 +26,7 @@ public enum TextEscaper {
             let b = bytes[i]
             if b < 0x80 {
                 switch b {
-                case 0x5C: out.append(0x5C); out.append(0x5C)
+                case 0x5C: out.append(0x5C); if doublingBackslash { out.append(0x5C) }
                 case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
                 case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
                 case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
@@ -49,8 +52,8 @@ public enum TextEscaper {
     }
 
     /// Same, for an array.
-    public static func append(_ bytes: [UInt8], to out: inout [UInt8]) {
-        bytes.withUnsafeBytes { append($0, to: &out) }
+    public static func append(_ bytes: [UInt8], to out: inout [UInt8], doublingBackslash: Bool = true) {
+        bytes.withUnsafeBytes { append($0, to: &out, doublingBackslash: doublingBackslash) }
     }
 
     private static func appendHexByte(_ b: UInt8, to out: inout [UInt8]) {

@@ -40,12 +40,20 @@ struct TimeStamper {
             localtime_r(&t, &parts)
             offset = parts.tm_gmtoff
         }
-        let (y, mo, d) = civil(days: (sec + Int64(offset)).floorDiv(86400))
+        var (y, mo, d) = civil(days: (sec + Int64(offset)).floorDiv(86400))
+        // RFC 3339 has four-digit years and offsets in whole minutes: a
+        // local time it cannot write (the year 0 west of UTC, 9999 east of
+        // it, an old local mean time such as +00:19:32) is written in UTC.
+        let inUTC = !local || offset % 60 != 0 || !(0...9999).contains(y)
+        if local && inUTC {
+            offset = 0
+            (y, mo, d) = civil(days: sec.floorDiv(86400))
+        }
         let daySec = Int((sec + Int64(offset)) - (sec + Int64(offset)).floorDiv(86400) * 86400)
         let headBytes = Array(fourDigits(y).utf8) + [0x2D] + two(mo) + [0x2D] + two(d) + [0x54]
             + two(daySec / 3600) + [0x3A] + two(daySec / 60 % 60) + [0x3A] + two(daySec % 60) + [0x2E]
         var tailBytes: [UInt8] = [0x5A]
-        if local {
+        if !inUTC {
             let sign: UInt8 = offset < 0 ? 0x2D : 0x2B
             let a = abs(offset)
             tailBytes = [sign] + two(a / 3600) + [0x3A] + two(a / 60 % 60)

@@ -33,12 +33,14 @@ public struct RoomWardenError: Error, Sendable, CustomStringConvertible {
 
     /// The exit code for a server error line, by its code: the one place
     /// that decides it. `NOPERM` (the ACL), `NOAUTH` and `WRONGPASS`
-    /// (authentication) are 77; anything else the server refused (WRONGTYPE,
-    /// ERR ...) is 65.
+    /// (authentication) are 77; a server that cannot serve now (`LOADING`,
+    /// `BUSY`, `MASTERDOWN` ...: nothing is wrong with the data, try again)
+    /// is 69; anything else the server refused (WRONGTYPE, ERR ...) is 65.
     public static func exitCode(forServerError line: String) -> Int32 {
-        switch RedisError.server(line).serverCode ?? "" {
+        let error = RedisError.server(line)
+        switch error.serverCode ?? "" {
         case "NOPERM", "NOAUTH", "WRONGPASS": return 77
-        default: return 65
+        default: return error.disposition == .busy ? 69 : 65
         }
     }
 
@@ -56,7 +58,9 @@ public struct RoomWardenError: Error, Sendable, CustomStringConvertible {
             case "WRONGPASS":
                 message = "authentication failed at \(endpoint): \(line); check --user and the password"
             default:
-                message = "Redis refused \(doing): \(line)"
+                message = error.disposition == .busy
+                    ? "Redis at \(endpoint) cannot serve now (\(line)) while \(doing); try again later"
+                    : "Redis refused \(doing): \(line)"
             }
             return RoomWardenError(exitCode: exitCode(forServerError: line), message)
         case .connect:

@@ -1,6 +1,7 @@
 /// A duration as users type it: `90s`, `15m`, `2h`, `7d`, `2w`, `1h30m`,
-/// `500ms`, `1.5s`, or a bare number of seconds. Whole milliseconds, from 0
-/// to 100 years: range-checked here, once, so no caller can overflow.
+/// `500ms`, `1.5s`, or a bare number of seconds. Whole milliseconds (at
+/// least 1 when more than 0 was typed), from 0 to 100 years: range-checked
+/// here, once, so no caller can overflow.
 public struct Span: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The length in milliseconds, 0 ... `Span.longest.milliseconds`.
     public let milliseconds: Int64
@@ -32,7 +33,9 @@ public struct Span: Sendable, Hashable, Comparable, CustomStringConvertible {
         guard ms <= Double(Span.longest.milliseconds) else {
             throw ValueError("too long: a duration is at most 100 years (36500d)")
         }
-        milliseconds = Int64(ms.rounded())
+        // Whole milliseconds; what is more than 0 stays more than 0
+        // (`--timeout 0.4ms` must not become 0, "wait for ever").
+        milliseconds = ms > 0 ? max(1, Int64(ms.rounded())) : 0
     }
 
     /// Reads a duration at the scanner into milliseconds (not range
