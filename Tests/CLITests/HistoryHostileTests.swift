@@ -98,6 +98,23 @@ final class HistoryHostileTests: XCTestCase {
 
     /// Error lines show a backslash as it was typed and meant: the advice
     /// for a bad expression is what grep -E takes.
+    /// A back-reference can make glibc's regexec take exponential time on
+    /// one long message (a cron job that never ends): refused up front, in
+    /// history and watch alike; inside brackets a backslash is a character.
+    func testGrepBackReferencesAreRefusedBeforeAnythingRuns() throws {
+        let room = freshRoom()
+        try server.run("ZADD", "\(room):archive", String(base), String(repeating: "ab", count: 2000))
+        for command in [["history", room], ["watch", "-n", "1", "--wait", "1s"]] {
+            let r = try rw(command + ["--grep", "(.*)(.*)\\2\\1z"], timeout: 20)
+            XCTAssertEqual(r.status, 64, "\(command): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("back-reference"), r.stderr)
+            XCTAssertEqual(r.stderr.filter { $0 == "\n" }.count, 1, r.stderr)
+        }
+        let literal = try rw(["history", room, "--grep", "[\\1]z", "--format", "{channel}"])
+        XCTAssertEqual(literal.status, 0, literal.stderr)
+        XCTAssertEqual(literal.lines, [])
+    }
+
     func testErrorLinesKeepBackslashesAsTyped() throws {
         let r = try rw(["history", "--grep", #"a\.("#])
         XCTAssertEqual(r.status, 64)

@@ -19,6 +19,9 @@ public final class GrepFilter {
     public init(_ pattern: String, ignoreCase: Bool = false) throws(RoomWardenError) {
         // Everything is made in locals first: a throw before the stored
         // properties are set runs no deinit, so nothing is freed twice.
+        if let reference = GrepFilter.backReference(in: pattern) {
+            throw .usage("--grep '\(pattern)' uses the back-reference \\\(reference): matching one can take exponential time on a long message, so roomwarden does not take them; match the text itself, or pipe the output to grep -E")
+        }
         let locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
         let regex = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         var flags = REG_EXTENDED | REG_NOSUB
@@ -60,6 +63,34 @@ public final class GrepFilter {
         var said = located.hasPrefix("check its") ? reason : located
         if pattern.contains("(?") { said += "; Perl syntax such as (?i) is not part of grep -E: use -i" }
         return said
+    }
+
+    /// The digit of the first back-reference (`\1` to `\9`) outside a
+    /// bracket expression, where a backslash is a plain character.
+    static func backReference(in pattern: String) -> Character? {
+        var chars = Array(pattern)[...]
+        while let c = chars.popFirst() {
+            switch c {
+            case "\\":
+                guard let next = chars.popFirst() else { return nil }
+                if ("1"..."9").contains(next) { return next }
+            case "[":
+                // `]` right after `[` or `[^` is a member; `[:class:]`,
+                // `[=e=]` and `[.c.]` hold their own `]`.
+                if chars.first == "^" { chars.removeFirst() }
+                if chars.first == "]" { chars.removeFirst() }
+                while let m = chars.popFirst(), m != "]" {
+                    if m == "[", let kind = chars.first, kind == ":" || kind == "=" || kind == "." {
+                        chars.removeFirst()
+                        while let k = chars.popFirst(), !(k == kind && chars.first == "]") {}
+                        chars = chars.dropFirst()
+                    }
+                }
+            default:
+                continue
+            }
+        }
+        return nil
     }
 
     private static func inLocale<T>(_ locale: locale_t?, _ body: () -> T) -> T {

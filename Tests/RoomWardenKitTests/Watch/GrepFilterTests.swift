@@ -19,6 +19,17 @@ final class GrepFilterTests: XCTestCase {
         XCTAssertTrue(try matches("Refund", Array("REFUND please".utf8), ignoreCase: true))
     }
 
+    func testBackReferencesAreRefusedOutsideBracketsOnly() throws {
+        for pattern in [#"(a)\1"#, #"x(.*)(.*)\2"#, #"[]]\1"#, #"[[:alpha:]]+(b)\1"#, #"\\\1"#] {
+            XCTAssertThrowsError(try GrepFilter(pattern), pattern) { error in
+                XCTAssertEqual((error as? RoomWardenError)?.exitCode, 64)
+            }
+        }
+        XCTAssertTrue(try matches(#"[\1]"#, Array("a 1".utf8)), "a backslash in brackets is a character")
+        XCTAssertTrue(try matches(#"[^]\2]x"#, Array("ax".utf8)))
+        XCTAssertTrue(try matches(#"\\1"#, Array(#"a\1"#.utf8)), "an escaped backslash, then the digit")
+    }
+
     func testBytesAndCharacters() throws {
         XCTAssertTrue(try matches("b$", [0x61, 0x00, 0x62]), "a NUL is a character, not the end")
         XCTAssertTrue(try matches("^caf.$", Array("café".utf8)), "in UTF-8, . is one character")
