@@ -45,6 +45,19 @@ final class StatsTests: XCTestCase {
         }
     }
 
+    /// Entries stamped past now (beyond a minute of clock skew), or with
+    /// a score that is no time, are in no window; one stamped a few
+    /// seconds ahead (a publisher's clock) is.
+    func testFutureAndTimelessEntriesCountInNoWindow() throws {
+        let room = "room:future-\(UUID().uuidString.prefix(6))"
+        try archive(room, agesMs: [10_000, -5_000, -86_400_000])
+        _ = try Self.own.connect().command("ZADD", "\(room):archive", "1e300", "timeless")
+        let obj = try report([room])
+        let row = try XCTUnwrap(self.room(obj, room))
+        XCTAssertEqual(row["archived"] as? Int, 4)
+        XCTAssertEqual(row["messages"] as? [String: Int], ["1m": 2, "1h": 2, "24h": 2])
+    }
+
     func testFiguresMatchGroundTruth() throws {
         // room:busy: 3 subscribers, 4 entries (30s, 30m, 2h, 2d old).
         try archive("room:busy", agesMs: [30_000, 1_800_000, 7_200_000, 172_800_000])

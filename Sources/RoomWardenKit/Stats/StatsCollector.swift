@@ -175,11 +175,18 @@ public final class StatsCollector {
         return server
     }
 
-    /// Entries with a time from `since` on: ZCOUNT up to, not including,
-    /// +inf (an entry scored +inf is no recent message).
-    static func count(_ key: [UInt8], since: Int64, unit: ScoreUnit) -> Command {
-        .zcount(key: key, from: .inclusive(unit.score(forMilliseconds: since)), to: .belowPositiveInfinity)
+    /// Entries with a time from `since` to `until`: ZCOUNT between them
+    /// (an entry scored in the far future, or +inf, is no recent message).
+    static func count(_ key: [UInt8], since: Int64, until: Int64, unit: ScoreUnit) -> Command {
+        .zcount(key: key, from: .inclusive(unit.score(forMilliseconds: since)), to: .inclusive(unit.score(forMilliseconds: until)))
     }
+
+    /// How far past now an entry still counts in the windows: publishers'
+    /// clocks may run a little ahead of this machine's.
+    static let clockSkewAllowance: Int64 = 60_000
+
+    /// The windows' common end: now plus the clock skew allowance.
+    private var windowEnd: Int64 = 0
 
     /// One window of rooms asked on one node: what was queued, in the
     /// order of the replies.
@@ -236,7 +243,7 @@ public final class StatsCollector {
                 let key = options.template.key(for: table.name(i))
                 w.batch.add(Command.zcard(key: key).arguments)
                 w.batch.add(Command.newestFiniteEntry(key: key).arguments)
-                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, unit: .milliseconds).arguments) }
+                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, until: windowEnd, unit: .milliseconds).arguments) }
             }
             for i in rows where table.backlogNode(i) == n {
                 w.backlogs.append(i)
@@ -267,7 +274,7 @@ public final class StatsCollector {
                 let key = options.template.key(for: table.name(i))
                 w.batch.add(Command.type(key: key).arguments)
                 w.batch.add(Command.llen(key: key).arguments)
-                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, unit: .seconds).arguments) }
+                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, until: windowEnd, unit: .seconds).arguments) }
             }
             start += w.looks.count
             let ticket = w.looks.isEmpty ? nil : try send(w, on: node)
@@ -356,6 +363,7 @@ public final class StatsCollector {
         if let ms = options.sampleMilliseconds { sampled = try sample(ms) }
         let now = WallClock.nowMilliseconds()
         let windowStarts = options.windows.map { now - $0.milliseconds }
+        windowEnd = now + StatsCollector.clockSkewAllowance
         let pattern = Array(options.pattern.utf8)
         let scanMatch = options.template.scanPattern(for: pattern)
         let backlogMatch = options.backlog?.scanPattern(for: pattern)
