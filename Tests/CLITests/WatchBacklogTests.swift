@@ -9,15 +9,7 @@ import XCTest
 final class WatchBacklogTests: XCTestCase {
     /// What the recipe does for one message.
     private func recipe(_ room: String, _ message: String, on s: RedisServer) throws {
-        let c = try s.connect()
-        var b = CommandBatch()
-        b.add("MULTI")
-        b.add("LPUSH", "\(room):backlog", message)
-        b.add("PUBLISH", room, message)
-        b.add("EXEC")
-        try c.append(b)
-        let replies = try c.readReplies(4)
-        XCTAssertEqual(replies[3].elements?.count, 2, "the recipe's transaction ran")
+        XCTAssertEqual(try s.recipe(room, [message]).first?.elements?.count, 2, "the recipe's transaction ran")
     }
 
     private func list(_ key: String, on s: RedisServer) throws -> [String] {
