@@ -23,7 +23,7 @@ function __roomwarden_parse_tokens -S
         __roomwarden_parse_subcommand 0 'version' 'help'
         switch $unparsed_tokens[1]
         case 'watch'
-            __roomwarden_parse_subcommand -r 1 'u/url=' 'h/host=' 'p/port=' 's/socket=' 'db=' 'user=' 'a/pass=' 'askpass' 'connect-timeout=' 'timeout=' 'sentinel=+' 'master=' 'f/format=' 'json' '0/null' 'local' 'archive-key=' 'backlog-key=' 'c/channel=+' 'ignore=+' 'grep=' 'i/ignore-case' 'n/count=' 'wait=' 'duration=' 'buffer=' 'heartbeat=' 'no-reconnect' 'archive' 'since=' 'version' 'help'
+            __roomwarden_parse_subcommand -r 1 'u/url=' 'h/host=' 'p/port=' 's/socket=' 'db=' 'user=' 'a/pass=' 'askpass' 'connect-timeout=' 'timeout=' 'sentinel=+' 'master=' 'f/format=' 'json' '0/null' 'local' 'archive-key=' 'backlog-key=' 'c/channel=+' 'ignore=+' 'grep=' 'i/ignore-case' 'n/count=' 'wait=' 'duration=' 'buffer=' 'heartbeat=' 'no-reconnect' 'archive' 'sharded' 'since=' 'version' 'help'
         case 'publish'
             __roomwarden_parse_subcommand 2 'u/url=' 'h/host=' 'p/port=' 's/socket=' 'db=' 'user=' 'a/pass=' 'askpass' 'connect-timeout=' 'timeout=' 'sentinel=+' 'master=' 'archive-key=' 'backlog-key=' '0/null' 'whole' 'retain=' 'max-len=' 'retry-for=' 'no-archive' 'from=' 'f/format=' 'json' 'q/quiet' 'version' 'help'
         case 'history'
@@ -121,6 +121,7 @@ complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" heartbeat' -l 'heartbeat' -d 'PING the server after this long without traffic.' -rfka ''
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" no-reconnect' -l 'no-reconnect' -d 'Exit 69 when the connection is lost instead of reconnecting.'
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" archive' -l 'archive' -d 'Also write every observed message to its room\'s archive.'
+complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" sharded' -l 'sharded' -d 'Also print sharded pub/sub messages (SPUBLISH, Redis 7): SSUBSCRIBE to the shard channels matching the patterns, on each shard\'s primary.'
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" since' -l 'since' -d 'First replay the rooms\' archives from this time (as for history --since), then go on live.' -rfka ''
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" version' -l 'version' -d 'Show the version.'
 complete -c 'roomwarden' -n '__roomwarden_should_offer_completions_for_flags_or_options "roomwarden watch" help' -l 'help' -d 'Show help information.'

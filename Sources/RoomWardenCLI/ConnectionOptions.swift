@@ -7,21 +7,21 @@ import RoomWardenKit
 /// How to reach Redis: SPEC §2. Flags beat the environment.
 struct ConnectionOptions: ParsableArguments {
     /// redis://[user[:pass]@]host[:port][/db] or unix:///path.sock[?db=N].
-    @Option(name: [.customShort("u"), .long], help: ArgumentHelp(
+    @Option(name: [.customShort("u", allowingJoined: true), .long], help: ArgumentHelp(
         "Server URL: redis://[user[:pass]@]host[:port][/db], unix:///path.sock[?db=N] or redis-sentinel://[[user:]pass@]host[:port][,host[:port]...][/db]#MASTER (env REDIS_URL).",
         valueName: "url"))
     var url: String?
 
     /// The server's host name or address.
-    @Option(name: [.customShort("h"), .long], help: "Server host (default 127.0.0.1).")
+    @Option(name: [.customShort("h", allowingJoined: true), .long], help: "Server host (default 127.0.0.1).")
     var host: String?
 
     /// The server's TCP port.
-    @Option(name: [.customShort("p"), .long], help: "Server port (default 6379).")
+    @Option(name: [.customShort("p", allowingJoined: true), .long], help: "Server port (default 6379).")
     var port: Int?
 
     /// A unix socket path; beats host and port.
-    @Option(name: [.customShort("s"), .long], help: ArgumentHelp("Server unix socket (beats host and port).", valueName: "path"),
+    @Option(name: [.customShort("s", allowingJoined: true), .long], help: ArgumentHelp("Server unix socket (beats host and port).", valueName: "path"),
             completion: .file())
     var socket: String?
 

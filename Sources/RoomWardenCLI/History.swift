@@ -89,6 +89,9 @@ extension RoomWarden {
             if follow && reverse { throw ValidationError("--follow prints oldest first: it cannot go with --reverse") }
             if follow && until != nil { throw ValidationError("--follow goes on past now: it cannot go with --until") }
             if follow && limit != nil { throw ValidationError("--follow does not stop: it cannot go with --limit (use --last)") }
+            if follow && !from.isEmpty {
+                throw ValidationError("--from reads the sender from archive envelopes, and live messages carry none: it cannot go with --follow (use --grep)")
+            }
             if targets.contains("") || ignore.contains("") { throw ValidationError("channels, patterns and --ignore globs must not be empty") }
             if ignoreCase && grep == nil { throw ValidationError("-i/--ignore-case goes with --grep") }
             do { _ = try MessageFilter(grep: grep, ignoreCase: ignoreCase, from: from) } catch { throw ValidationError(error.message) }
@@ -157,6 +160,9 @@ extension RoomWarden {
             var live = WatchOptions()
             live.patterns = options.targets.filter(ArchiveDiscovery.isPattern)
             live.channels = options.targets.filter { !ArchiveDiscovery.isPattern($0) }
+            live.ignore = ignore
+            live.grep = grep
+            live.grepIgnoresCase = ignoreCase
             live.replayGaps = true
             live.archiveTemplate = options.template
             let watcher = try Watcher(settings: settings.subscribing(through: topology), options: live, formatter: formatter, sink: sink)
@@ -176,8 +182,14 @@ extension RoomWarden {
 extension RoomWarden.History {
     /// --delete: at once with --yes; on a terminal, after saying how many
     /// entries it would remove and getting a yes.
+    /// Once removing starts, SIGINT/SIGTERM stop it between pages and the
+    /// error says what was removed before (not at the prompt: there the
+    /// default action ends it with nothing removed).
     private func remove(with reader: HistoryReader) throws(RoomWardenError) {
-        if yes { return try reader.delete() }
+        if yes {
+            stopOnSignal(reader)
+            return try reader.delete()
+        }
         let pending = try reader.pendingDeletion()
         if pending.count > 0 {
             let entries = pending.count == 1 ? "1 entry" : "\(pending.count) entries"
@@ -186,7 +198,13 @@ extension RoomWarden.History {
                 throw .failure("nothing removed (not confirmed)")
             }
         }
+        stopOnSignal(reader)
         try reader.remove(pending)
+    }
+
+    private func stopOnSignal(_ reader: HistoryReader) {
+        let interruption = Interruption()
+        reader.shouldStop = { interruption.signal.map { RoomWardenError(exitCode: 128 + $0, "interrupted") } }
     }
 }
 

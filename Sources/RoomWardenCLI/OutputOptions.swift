@@ -7,7 +7,7 @@ import RoomWardenKit
 /// How messages are printed: SPEC §4, shared by watch and history.
 struct OutputOptions: ParsableArguments {
     /// text, json, raw, or a {field} template.
-    @Option(name: [.customShort("f"), .long], help: ArgumentHelp(
+    @Option(name: [.customShort("f", allowingJoined: true), .long], help: ArgumentHelp(
         "text, json (JSON Lines), raw (payload bytes), or a template like '{time} {channel}: {message}'.",
         valueName: "format"), completion: .list(["text", "json", "raw", "{time} {channel}: {message}"]))
     var format: String = "text"

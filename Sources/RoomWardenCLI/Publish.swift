@@ -61,7 +61,7 @@ extension RoomWarden {
         var from: String?
 
         /// text or json.
-        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("Output: text (receivers) or json (one object per message).", valueName: "format"))
+        @Option(name: [.customShort("f", allowingJoined: true), .long], help: ArgumentHelp("Output: text (receivers) or json (one object per message).", valueName: "format"))
         var format: PublishFormat = .text
 
         /// Same as --format json.

@@ -37,7 +37,7 @@ extension RoomWarden {
         var sort: StatsSort = .messages
 
         /// text or json.
-        @Option(name: [.customShort("f"), .long], help: ArgumentHelp("text (a table) or json (one object).", valueName: "format"))
+        @Option(name: [.customShort("f", allowingJoined: true), .long], help: ArgumentHelp("text (a table) or json (one object).", valueName: "format"))
         var format: StatsFormat?
 
         /// Same as --format json.
@@ -81,13 +81,15 @@ extension RoomWarden {
             let terminal = isatty(1) == 1
             while true {
                 let report = try collector.collect()
-                var rooms = sort.apply(report.rooms)
-                if let top { rooms = Array(rooms.prefix(top.value)) }
+                let order = sort.order(report.rooms, top: top?.value)
+                // Written piece by piece: the whole report is never in memory.
                 if asJSON {
-                    try out.write(StatsRenderer.json(report, rooms: rooms))
+                    try StatsRenderer.json(report, order: order) { (piece) throws(RoomWardenError) in try out.write(piece) }
                 } else {
                     if watch != nil && terminal { try out.write("\u{1B}[H\u{1B}[2J") }
-                    try out.write(StatsRenderer.text(report, rooms: rooms, width: terminal ? Self.terminalWidth() : nil))
+                    try StatsRenderer.text(report, order: order, width: terminal ? Self.terminalWidth() : nil) { (piece) throws(RoomWardenError) in
+                        try out.write(piece)
+                    }
                 }
                 try out.flush()
                 guard let interval = watch else { return }

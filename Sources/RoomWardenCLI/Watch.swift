@@ -11,7 +11,9 @@ extension RoomWarden {
                 Subscribes to each PATTERN (default room:*) and each -c CHANNEL and prints one \
                 line per published message, even where subscriptions overlap. Never falls behind \
                 the server: the socket is drained into a bounded buffer; any loss is reported on \
-                stderr. Reconnects on its own.
+                stderr. Reconnects on its own; on a Redis Cluster it moves to another node when its \
+                node is lost, behind Redis Sentinel it follows the master through a failover, and \
+                the gap is replayed from the rooms' archives.
                 """)
 
         @OptionGroup(title: "Connection") var connection: ConnectionOptions
@@ -23,7 +25,7 @@ extension RoomWarden {
         var patterns: [String] = []
 
         /// Exact channels.
-        @Option(name: [.customShort("c"), .customLong("channel")], help: ArgumentHelp("Also SUBSCRIBE to this channel (repeatable).", valueName: "channel"))
+        @Option(name: [.customShort("c", allowingJoined: true), .customLong("channel")], help: ArgumentHelp("Also SUBSCRIBE to this channel (repeatable).", valueName: "channel"))
         var channels: [String] = []
 
         /// Channels to leave out.
@@ -39,7 +41,7 @@ extension RoomWarden {
         var ignoreCase = false
 
         /// Stop after N.
-        @Option(name: [.customShort("n"), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
+        @Option(name: [.customShort("n", allowingJoined: true), .customLong("count")], help: ArgumentHelp("Exit after N messages.", valueName: "n"))
         var count: Count?
 
         /// Stop when quiet.
@@ -65,6 +67,10 @@ extension RoomWarden {
         /// Archive what is seen.
         @Flag(name: .long, help: "Also write every observed message to its room's archive.")
         var archive = false
+
+        /// Follow sharded pub/sub too.
+        @Flag(name: .long, help: "Also print sharded pub/sub messages (SPUBLISH, Redis 7): SSUBSCRIBE to the shard channels matching the patterns, on each shard's primary.")
+        var sharded = false
 
         /// Replay the archives first.
         @Option(name: .long, help: ArgumentHelp("First replay the rooms' archives from this time (as for history --since), then go on live.", valueName: "time"))
@@ -100,6 +106,7 @@ extension RoomWarden {
             options.backlogTemplate = try archiveOptions.backlogTemplate()
             options.replayGaps = true
             options.since = since?.milliseconds(now: WallClock.nowMilliseconds())
+            options.sharded = sharded
             let watcher = try Watcher(settings: settings, options: options, formatter: try output.formatter(), sink: OutputSink())
             try watcher.run()
         }

@@ -157,6 +157,26 @@ final class HistoryTests: XCTestCase {
         XCTAssertEqual(try rw(["history", room, "--format", "{message}"]).lines, [])
     }
 
+    func testFollowKeepsApplyingGrepAndIgnoreToLiveMessages() throws {
+        let room = freshRoom()
+        let other = room + "-muted"
+        try archive(room, [(base, "keep old"), (base + 1, "drop old")])
+        try archive(other, [(base + 2, "keep muted")])
+        let p = try CLIProcess(["history", room + "*", "--follow", "--grep", "^KEEP", "-i", "--ignore", other,
+                                "--format", "{message}"] + server.socketArguments)
+        p.closeInput()
+        XCTAssertTrue(p.waitForLines(1, timeout: 20), p.stderrSoFar)
+        for (channel, text) in [(room, "drop live"), (other, "keep live muted"), (room, "keep live"), (room, "keep end")] {
+            XCTAssertEqual(try rw(["publish", channel, text] + server.socketArguments).status, 0)
+        }
+        XCTAssertTrue(p.waitForLines(3, timeout: 20), p.stderrSoFar)
+        usleep(300_000)
+        p.signal(SIGINT)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertEqual(r.lines, ["keep old", "keep live", "keep end"])
+    }
+
     func testFollowHandsOverWithNoGapAndNoDuplicate() throws {
         let room = freshRoom()
         try archive(room, (0..<20_000).map { (base + Int64($0), "old \($0)") })
@@ -265,7 +285,7 @@ final class HistoryTests: XCTestCase {
     }
 
     func testUsageErrors() throws {
-        for args in [["--follow", "--reverse"], ["--follow", "--until", "now"], ["--follow", "--limit", "3"],
+        for args in [["--follow", "--reverse"], ["--follow", "--until", "now"], ["--follow", "--limit", "3"], ["--follow", "--from", "alice"],
                      ["--last", "0"], ["--limit", "-1"], ["--score-unit", "days"], ["--until", "tomorrow"]] {
             let r = try rw(["history"] + args)
             XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")

@@ -112,6 +112,42 @@ final class ModerationTests: XCTestCase {
         XCTAssertEqual(try members(key), before.subtracting([m[0], m[3], m[5], Array("raw idiot".utf8)]))
     }
 
+    func testInterruptedDeleteSaysExactlyWhatItRemoved() throws {
+        let room = freshRoom()
+        let key = "\(room):archive"
+        let c = try server.connect()
+        var batch = CommandBatch()
+        for chunk in 0..<200 {
+            var zadd = [Array("ZADD".utf8), Array(key.utf8)]
+            for i in 0..<1000 {
+                let n = chunk * 1000 + i
+                zadd.append(Array(String(base + Int64(n)).utf8))
+                zadd.append(Array("entry \(n)".utf8))
+            }
+            batch.add(zadd)
+        }
+        try c.append(batch)
+        _ = try c.readReplies(200)
+        let before = try members(key)
+        let p = try CLIProcess(["history", room, "--delete", "--yes", "--all", "--format", "{message}"] + server.socketArguments)
+        p.closeInput()
+        XCTAssertTrue(p.waitForLines(1, timeout: 20), p.stderrSoFar)
+        // Stopped mid-run: the signal lands while it waits for the server.
+        try server.pause()
+        p.signal(SIGINT)
+        usleep(300_000)
+        try server.resume()
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130, r.stderr)
+        let removed = r.lines.count
+        XCTAssertGreaterThan(removed, 0)
+        XCTAssertLessThan(removed, 200_000, "stopped before the end")
+        XCTAssertEqual(r.stderr, "roomwarden: interrupted; removed \(removed) entries from 1 room before that (printed on stdout)\n")
+        let left = try members(key)
+        XCTAssertEqual(left.count, 200_000 - removed)
+        XCTAssertEqual(before.subtracting(left), Set(r.lines.map { Array($0.utf8) }), "removed exactly what it printed")
+    }
+
     /// Messages published while the delete runs (the same sender, the same
     /// payload, inside the open-ended window) are never touched.
     func testDeleteLeavesMessagesPublishedWhileItRuns() throws {

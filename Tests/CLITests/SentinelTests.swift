@@ -35,6 +35,9 @@ final class SentinelTests: XCTestCase {
             let e = Envelope(id: "\(ts)-\(text)", ts: ts, channel: Array(room.utf8), payload: Array(text.utf8))
             XCTAssertEqual(try conn.command([Array("ZADD".utf8), Array("\(room):archive".utf8), Array(String(ts).utf8), e.json]), .integer(1))
         }
+        // Replication is asynchronous: a failover right after could lose
+        // what the replica has not received yet. Wait until it has.
+        XCTAssertEqual(try conn.command("WAIT", "1", "5000"), .integer(1))
     }
 
     func testHistoryAndStatsThroughSentinelsWhenTheFirstListedIsDown() throws {

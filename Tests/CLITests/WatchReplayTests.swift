@@ -142,7 +142,7 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(r.stderr, "")
     }
 
-    /// The test (b): a stream like (a)'s (here 60,000 lines of 400
+    /// The test (b): a stream like (a)'s (here 60,000 lines of 500
     /// bytes into ten rooms: the debug build's publishers are slow) with a
     /// 1MB `--buffer` and a reader that stops reading mid-stream until the
     /// publishers are done: what the full buffer dropped is replayed from
@@ -154,7 +154,7 @@ final class WatchReplayTests: XCTestCase {
         let own = try RedisServer()
         let p = try startWatch(["room:*", "--format", "{channel} {message}", "--buffer", "1MB"], on: own, subscriptions: 2, readOutput: false)
         let rooms = 10, perRoom = 6_000, chunks = 12, total = rooms * perRoom
-        let filler = String(repeating: "x", count: 390)
+        let filler = String(repeating: "x", count: 490)
         let perChunk = perRoom / chunks
         let input = (0..<chunks).map { chunk in
             (0..<rooms).map { r in Array((chunk * perChunk..<(chunk + 1) * perChunk).map { WatchReplayTests.line(r, $0) + " " + filler + "\n" }.joined().utf8) }
@@ -217,9 +217,9 @@ final class WatchReplayTests: XCTestCase {
                           "room:r\(room) complete and in order: \(mine.count) lines")
         }
         // Holding what the paused reader had not taken would cost the
-        // stream's own size (23MB of payloads, more as batches; the build
-        // before this test grew by 50-70MB); the queue is 1MB, a replay
-        // pages the archives and keeps 8-byte keys per entry.
+        // stream's own size (28MB of payloads, more as batches; the build
+        // before this test grew by more than the stream); the queue is
+        // 1MB, a replay pages the archives and keeps 8-byte keys per entry.
         let streamMB = (total * (filler.count + 10)) >> 20
         let grownMB = (peakKB - idleKB) >> 10
         print("full buffer refilled: \(count) lines in \(Int(Date().timeIntervalSince(began)))s, peak RSS \(peakKB >> 10)MB, \(grownMB)MB over the idle watcher's \(idleKB >> 10)MB; the stream held \(streamMB)MB")

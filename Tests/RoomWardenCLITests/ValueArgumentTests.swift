@@ -29,6 +29,18 @@ final class ValueArgumentTests: XCTestCase {
         }
     }
 
+    func testShortOptionsTakeAGluedValueAsGetoptDoes() throws {
+        let w = try XCTUnwrap(parse(["watch", "-n5", "-h127.0.0.2", "-p6380", "-cnews", "-fjson"]) as? RoomWarden.Watch)
+        XCTAssertEqual(w.count?.value, 5)
+        XCTAssertEqual(w.connection.host, "127.0.0.2")
+        XCTAssertEqual(w.connection.port, 6380)
+        XCTAssertEqual(w.channels, ["news"])
+        XCTAssertEqual(w.output.format, "json")
+        let s = try XCTUnwrap(parse(["stats", "-s/tmp/r.sock", "-fjson"]) as? RoomWarden.Stats)
+        XCTAssertEqual(s.connection.socket, "/tmp/r.sock")
+        XCTAssertTrue(usage(["watch", "-n0"]).contains("-n"))
+    }
+
     func testValuesArriveTyped() throws {
         let w = try XCTUnwrap(parse(["watch", "--wait", "2s", "--heartbeat", "1m", "--buffer", "64MB", "-n", "5", "--duration", "1h30m"]) as? RoomWarden.Watch)
         XCTAssertEqual(w.wait?.milliseconds, 2000)

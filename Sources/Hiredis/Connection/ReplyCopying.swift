@@ -47,14 +47,15 @@ extension Reply {
 }
 
 extension SubscriptionEvent {
-    /// Decodes the two message shapes without building a `Reply` tree
+    /// Decodes the message shapes (`message`, `smessage`, `pmessage`) without building a `Reply` tree
     /// (the subscribe loop's hot path); anything else is copied as a `Reply`.
     init(decoding raw: UnsafePointer<redisReply>) {
         let r = raw.pointee
         if r.type == REDIS_REPLY_ARRAY, r.elements == 3 || r.elements == 4,
            let kind = r.element[0], kind.pointee.type == REDIS_REPLY_STRING {
             let k = kind.pointee
-            let isMessage = r.elements == 3 && k.len == 7 && memcmp(k.str, "message", 7) == 0
+            let isMessage = r.elements == 3 && (k.len == 7 && memcmp(k.str, "message", 7) == 0
+                || k.len == 8 && memcmp(k.str, "smessage", 8) == 0)  // sharded pub/sub
             let isPMessage = r.elements == 4 && k.len == 8 && memcmp(k.str, "pmessage", 8) == 0
             if isMessage || isPMessage {
                 let base = isPMessage ? 2 : 1

@@ -199,6 +199,13 @@ extension Command {
     /// `PSUBSCRIBE pattern...`: the connection enters subscribed mode.
     public static func psubscribe(patterns: [[UInt8]]) -> Command { Command("PSUBSCRIBE", patterns) }
 
+    /// `SSUBSCRIBE channel...` (Redis 7 sharded pub/sub; on a cluster every
+    /// channel of one command must be in one slot): subscribed mode.
+    public static func ssubscribe(channels: [[UInt8]]) -> Command { Command("SSUBSCRIBE", channels) }
+
+    /// `SUNSUBSCRIBE channel...`.
+    public static func sunsubscribe(channels: [[UInt8]]) -> Command { Command("SUNSUBSCRIBE", channels) }
+
     /// `PUBSUB CHANNELS pattern`: channels with subscribers.
     public static func pubsubChannels(pattern: [UInt8]) -> Command { Command("PUBSUB", [Array("CHANNELS".utf8), pattern]) }
 

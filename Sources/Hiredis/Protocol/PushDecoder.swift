@@ -2,8 +2,8 @@
 import Glibc
 #endif
 
-/// Decodes the byte stream of a subscribed connection: `message` and
-/// `pmessage` frames go straight into a `MessageBatch`; anything else
+/// Decodes the byte stream of a subscribed connection: `message`,
+/// `pmessage` and `smessage` frames go straight into a `MessageBatch`; anything else
 /// (subscribe confirmations, PING's pong, errors) becomes a `Reply`.
 /// Frames split across reads are kept until the rest arrives.
 public struct PushDecoder {
@@ -67,7 +67,9 @@ public struct PushDecoder {
         guard let (kindStart, kindLen, afterKind) = try bulk(p, j) else { return nil }
         let isPMessage = n == 4 && kindLen == 8 && memcmp(p.baseAddress! + kindStart, "pmessage", 8) == 0
         let isMessage = n == 3 && kindLen == 7 && memcmp(p.baseAddress! + kindStart, "message", 7) == 0
-        guard isPMessage || isMessage else { return nil }
+        // Sharded pub/sub (SSUBSCRIBE, Redis 7): a channel and a payload, as `message`.
+        let isShardMessage = n == 3 && kindLen == 8 && memcmp(p.baseAddress! + kindStart, "smessage", 8) == 0
+        guard isPMessage || isMessage || isShardMessage else { return nil }
         j = afterKind
         var pattern: UnsafeRawBufferPointer? = nil
         if isPMessage {

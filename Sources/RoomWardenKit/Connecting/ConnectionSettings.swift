@@ -44,13 +44,14 @@ public struct ConnectionSettings: Sendable {
 
     /// What these settings reach: the sentinels' master, or the server at
     /// `endpoint` (a single server or any node of a Redis Cluster). A
-    /// failover met on the way is waited out for up to `retryFor`.
-    public func topology(retryFor: Duration) throws(RoomWardenError) -> Topology {
+    /// failover met on the way is waited out for up to `retryFor`, which
+    /// the option `retryFlag` sets (named when it runs out).
+    public func topology(retryFor: Duration, retryFlag: String = "--timeout") throws(RoomWardenError) -> Topology {
         if var sentinel {
             sentinel.connectTimeout = connectTimeout
-            return try Topology.discover(sentinels: sentinel, connect: connector, retryFor: retryFor)
+            return try Topology.discover(sentinels: sentinel, connect: connector, retryFor: retryFor, retryFlag: retryFlag)
         }
-        return try Topology.discover(seed: endpoint, connect: connector, retryFor: retryFor)
+        return try Topology.discover(seed: endpoint, connect: connector, retryFor: retryFor, retryFlag: retryFlag)
     }
 
     /// Connects, authenticates and selects the database. Failures come back

@@ -58,7 +58,8 @@ public final class HistoryReader {
     /// out (watch replaying a gap skips what it printed live already).
     public var admit: ((MessageView) -> Bool)?
     private var scratch = EnvelopeScratch()
-    /// Checked between pages: a reason to stop (an interrupt).
+    /// Checked between pages (reading, and removing what a terminal
+    /// confirmed): a reason to stop (an interrupt).
     public var shouldStop: (() -> RoomWardenError?)?
     /// Pipelined page requests, one queue per node.
     private var fetchers: [ObjectIdentifier: PageFetcher] = [:]
@@ -120,7 +121,8 @@ public final class HistoryReader {
         let eraser = eraser()
         mode = .delete(eraser)
         try erasing(eraser) { () throws(RoomWardenError) in
-            for e in pending.entries {
+            for (n, e) in pending.entries.enumerated() {
+                if n % options.pageSize == 0, n > 0, let stop = shouldStop?() { throw stop }
                 _ = try offer(e.member, score: e.score, unit: e.unit, room: e.room, listCount: e.listCount)
             }
         }

@@ -1,12 +1,14 @@
 import Hiredis
 
-/// Gathers a report in a handful of pipelined round trips, whatever the
-/// number of rooms.
+/// Gathers a report in a handful of pipelined round trips: one for the
+/// server's facts and the rooms, then the rooms' figures in windows of
+/// `windowRooms`, so that memory stays bounded however many rooms there
+/// are (the rooms themselves are kept in a compact `RoomTable`).
 ///
 /// On a Redis Cluster it asks every node (channels and subscribers are per
 /// node: the union of PUBSUB CHANNELS, the sum of NUMSUB and NUMPAT) and
-/// every primary for its archives and shard channels: still one pipeline
-/// per node and round trip. Behind sentinels it asks the master.
+/// every primary for its archives and shard channels: the same pipelines
+/// on each node. Behind sentinels it asks the master.
 public final class StatsCollector {
     private let topology: Topology
     private let settings: ConnectionSettings
@@ -33,19 +35,6 @@ public final class StatsCollector {
         self.topology = topology
         self.settings = settings
         self.options = options
-    }
-
-    /// One pipelined round trip on `node`. On a cluster, a node that stops
-    /// answering is named with what it holds (exit 69).
-    private func run(_ pipeline: Pipeline, on node: Node, doing: String) throws(RoomWardenError) -> Pipeline.Replies {
-        guard !pipeline.commands.isEmpty else { return try pipeline.run(on: node.connection, doing: doing) }
-        commands += pipeline.commands.count
-        roundTrips += 1
-        do {
-            return try pipeline.run(on: node.connection, doing: doing)
-        } catch {
-            throw failure(error, at: node, doing: doing)
-        }
     }
 
     private func failure(_ error: RoomWardenError, at node: Node, doing: String) -> RoomWardenError {
@@ -85,93 +74,277 @@ public final class StatsCollector {
         }
     }
 
-    /// Round trip 1: the server's facts, the channels with subscribers and
-    /// the first SCAN pages (archives, backlogs).
-    private struct ServerQuery {
-        let channels, patternSubscriptions, infoServer, infoClients, bufferLimits, pubsubClients: Pipeline.Slot
-        /// On a node that holds keys: its first SCAN pages and its shard channels.
-        let firstScan, firstBacklogScan, shardChannels: Pipeline.Slot?
+    /// Rooms asked about per pipelined window: a window's commands and
+    /// replies (a few hundred kilobytes) are all that is held at a time,
+    /// however many rooms there are.
+    static let windowRooms = 2000
 
-        init(pattern: [UInt8], scanMatch: [UInt8], backlogMatch: [UInt8]?, holdsKeys: Bool, into p: inout Pipeline) {
-            channels = p.add(.pubsubChannels(pattern: pattern))
-            patternSubscriptions = p.add(.pubsubNumpat)
-            infoServer = p.add(.info("server"))
-            infoClients = p.add(.info("clients"))
-            bufferLimits = p.add(.configGet("client-output-buffer-limit"))
-            pubsubClients = p.add(.clientList(type: "pubsub"))
-            firstScan = holdsKeys ? p.add(.scan(cursor: ScanPage.start, match: scanMatch)) : nil
-            firstBacklogScan = holdsKeys ? backlogMatch.map { p.add(.scan(cursor: ScanPage.start, match: $0)) } : nil
-            shardChannels = holdsKeys ? p.add(.pubsubShardChannels(pattern: pattern)) : nil
+    /// Runs `body` (queueing and reading on `node`), the link's failure
+    /// said as `doing` (on a cluster, naming the node).
+    private func on<R>(_ node: Node, doing: String, _ body: () throws(RedisError) -> R) throws(RoomWardenError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw failure(RoomWardenError.from(error, doing: doing, endpoint: node.connection.endpoint), at: node, doing: doing)
         }
+    }
 
-        /// What the ACL user may not read stays unknown (nil), not an error.
-        func server(_ r: Pipeline.Replies) -> ServerStats {
-            var server = ServerStats()
-            server.patternSubscriptions = r[patternSubscriptions].integer.map(Int.init)
-            let info = (r[infoServer].string ?? "") + "\n" + (r[infoClients].string ?? "")
-            server.version = StatsCollector.infoField(info, "redis_version")
-            if let n = StatsCollector.infoField(info, "pubsub_clients").flatMap(Int.init) {
-                server.pubsubClients = n
-            } else if let list = r[pubsubClients].string {
-                server.pubsubClients = list.split(separator: "\n").filter { $0.contains("id=") }.count
+    /// Round trip 1 on a node: its facts, the channels with subscribers
+    /// (read straight into the table) and, on a node that holds keys, its
+    /// shard channels and its archives and backlogs (SCAN, the two
+    /// patterns' pages asked in the same round trips).
+    private func firstLook(_ n: Int, _ node: Node, pattern: [UInt8], scanMatch: [UInt8], backlogMatch: [UInt8]?,
+                           glob: Glob, into table: inout RoomTable) throws(RoomWardenError) -> (NodeStats, shard: [[UInt8]]) {
+        let doing = "reading server stats"
+        var facts = CommandBatch()
+        for c in [Command.pubsubNumpat, .info("server"), .info("clients"), .configGet("client-output-buffer-limit"),
+                  .clientList(type: "pubsub")] { facts.add(c.arguments) }
+        let c = node.connection
+        var server = ServerStats()
+        var shard: [[UInt8]] = []
+        var scans: [(match: [UInt8], cursor: [UInt8], backlog: Bool)] = []
+        if node.holdsKeys {
+            scans.append((scanMatch, ScanPage.start, false))
+            if let backlogMatch { scans.append((backlogMatch, ScanPage.start, true)) }
+        }
+        var scanTickets: [Connection.Ticket] = []
+        try on(node, doing: doing) { () throws(RedisError) in
+            let factsTicket = try c.append(facts)
+            let channelsTicket = try c.append(.pubsubChannels(pattern: pattern))
+            let shardTicket = node.holdsKeys ? try c.append(.pubsubShardChannels(pattern: pattern)) : nil
+            for s in scans { scanTickets.append(try c.append(.scan(cursor: s.cursor, match: s.match))) }
+            let r = try c.replies(to: factsTicket)
+            server = StatsCollector.server(numpat: r[0], infoServer: r[1], infoClients: r[2], bufferLimits: r[3], pubsubClients: r[4])
+            _ = try c.readArray(for: channelsTicket) { name in
+                if let name { table.row(named: name) }
             }
-            if let limits = r[bufferLimits].elements?.compactMap({ $0.string }), limits.count == 2 {
-                server.pubsubLimit = StatsCollector.pubsubLimit(limits[1])
+            if let shardTicket { shard = try c.reply(to: shardTicket).elements?.compactMap { $0.bytes } ?? [] }
+        }
+        commands += facts.count + 1 + (node.holdsKeys ? 1 : 0)
+        roundTrips += 1
+        // SCAN until every cursor is back to 0 (usually the first page, in
+        // round trip 1, for a thousand rooms; a page is a thousand keys).
+        while !scans.isEmpty {
+            if scanTickets.isEmpty {
+                scanTickets = try on(node, doing: "SCAN") { () throws(RedisError) -> [Connection.Ticket] in
+                    try scans.map { (s) throws(RedisError) in try c.append(.scan(cursor: s.cursor, match: s.match)) }
+                }
+                roundTrips += 1
             }
-            return server
+            commands += scans.count
+            let pages = try on(node, doing: "SCAN") { () throws(RedisError) -> [ScanPage] in
+                var pages: [ScanPage] = []
+                for t in scanTickets { pages.append(try ScanPage(c.reply(to: t))) }
+                return pages
+            }
+            scanTickets = []
+            for (k, page) in pages.enumerated() {
+                for key in page.keys {
+                    if scans[k].backlog {
+                        guard let channel = options.backlog?.channel(ofKey: key), glob.matches(channel) else { continue }
+                        let row = channel.withUnsafeBytes { table.row(named: $0) }
+                        table.setBacklogNode(row, n)
+                    } else {
+                        guard let channel = options.template.channel(ofKey: key), glob.matches(channel) else { continue }
+                        let row = channel.withUnsafeBytes { table.row(named: $0) }
+                        table.setArchiveNode(row, n)
+                    }
+                }
+                scans[k].cursor = page.cursor
+            }
+            scans.removeAll { $0.cursor == ScanPage.start }
+        }
+        let stats = NodeStats(address: node.clusterNode?.endpoint.description ?? c.endpoint.description, role: node.role, server: server)
+        return (stats, shard)
+    }
+
+    /// What the ACL user may not read stays unknown (nil), not an error.
+    private static func server(numpat: Reply, infoServer: Reply, infoClients: Reply, bufferLimits: Reply, pubsubClients: Reply) -> ServerStats {
+        var server = ServerStats()
+        server.patternSubscriptions = numpat.integer.map(Int.init)
+        let info = (infoServer.string ?? "") + "\n" + (infoClients.string ?? "")
+        server.version = StatsCollector.infoField(info, "redis_version")
+        if let n = StatsCollector.infoField(info, "pubsub_clients").flatMap(Int.init) {
+            server.pubsubClients = n
+        } else if let list = pubsubClients.string {
+            server.pubsubClients = list.split(separator: "\n").filter { $0.contains("id=") }.count
+        }
+        if let limits = bufferLimits.elements?.compactMap({ $0.string }), limits.count == 2 {
+            server.pubsubLimit = StatsCollector.pubsubLimit(limits[1])
+        }
+        return server
+    }
+
+    /// Entries with a time from `since` on: ZCOUNT up to, not including,
+    /// +inf (an entry scored +inf is no recent message).
+    static func count(_ key: [UInt8], since: Int64, unit: ScoreUnit) -> Command {
+        .zcount(key: key, from: .inclusive(unit.score(forMilliseconds: since)), to: .belowPositiveInfinity)
+    }
+
+    /// One window of rooms asked on one node: what was queued, in the
+    /// order of the replies.
+    private struct Window {
+        /// The rows whose subscribers it asks (PUBSUB NUMSUB), if any.
+        var subscribers: Range<Int>?
+        /// The node's shard channels whose subscribers it asks.
+        var shard: [[UInt8]] = []
+        /// Archives: ZCARD, the newest timed entry, one ZCOUNT per window.
+        var archives: [Int] = []
+        /// List backlogs (rooms with no archive): TYPE, LLEN.
+        var backlogs: [Int] = []
+        /// Second looks, for an archive that the first could not count (a
+        /// list, or scored in seconds): TYPE, LLEN, ZCOUNTs in seconds.
+        var looks: [Int] = []
+        var batch = CommandBatch()
+    }
+
+    /// Queues a window; its replies are read later.
+    private func send(_ w: Window, on node: Node) throws(RoomWardenError) -> Connection.Ticket {
+        let ticket = try on(node, doing: "reading room stats") { () throws(RedisError) in try node.connection.append(w.batch) }
+        commands += w.batch.count
+        roundTrips += 1
+        return ticket
+    }
+
+    /// Every room's figures from `node`, asked in windows of
+    /// `windowRooms` rooms, each window queued before the replies of the
+    /// one before are read (so the server works on one while this process
+    /// reads the other). Subscribers are asked on every node and summed;
+    /// archives and backlogs on the node holding them; then, in windows
+    /// too, the second looks some archives need.
+    private func countRooms(_ n: Int, _ node: Node, shard: [[UInt8]], windowStarts: [Int64], into table: inout RoomTable,
+                            subscribersKnown: inout Bool, shardSubscribers: inout [[UInt8]: Int]) throws(RoomWardenError) {
+        var looks: [Int] = []
+        var pending: (Window, Connection.Ticket)?
+        var start = 0
+        repeat {
+            let rows = start..<min(table.count, start + StatsCollector.windowRooms)
+            var w = Window()
+            if !rows.isEmpty {
+                w.subscribers = rows
+                w.batch.begin(2 + rows.count)
+                w.batch.argument("PUBSUB")
+                w.batch.argument("NUMSUB")
+                for i in rows { table.withName(i) { w.batch.argument($0) } }
+            }
+            if start == 0, !shard.isEmpty {
+                w.shard = shard
+                w.batch.add(Command.pubsubShardNumsub(channels: shard).arguments)
+            }
+            for i in rows where table.archiveNode(i) == n {
+                w.archives.append(i)
+                let key = options.template.key(for: table.name(i))
+                w.batch.add(Command.zcard(key: key).arguments)
+                w.batch.add(Command.newestFiniteEntry(key: key).arguments)
+                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, unit: .milliseconds).arguments) }
+            }
+            for i in rows where table.backlogNode(i) == n {
+                w.backlogs.append(i)
+                let key = options.backlog?.key(for: table.name(i)) ?? []
+                w.batch.add(Command.type(key: key).arguments)
+                w.batch.add(Command.llen(key: key).arguments)
+            }
+            start = rows.upperBound
+            let ticket = w.batch.count > 0 ? try send(w, on: node) : nil
+            if let (before, t) = pending {
+                try read(before, t, on: node, windowStarts: windowStarts, into: &table, subscribersKnown: &subscribersKnown,
+                         shardSubscribers: &shardSubscribers, looks: &looks)
+            }
+            pending = ticket.map { (w, $0) }
+        } while start < table.count
+        if let (before, t) = pending {
+            try read(before, t, on: node, windowStarts: windowStarts, into: &table, subscribersKnown: &subscribersKnown,
+                     shardSubscribers: &shardSubscribers, looks: &looks)
+        }
+        // Second looks, only where needed: list backlogs under the archive
+        // key, archives scored in seconds.
+        pending = nil
+        start = 0
+        while start < looks.count || pending != nil {
+            var w = Window()
+            w.looks = Array(looks[start..<min(looks.count, start + StatsCollector.windowRooms)])
+            for i in w.looks {
+                let key = options.template.key(for: table.name(i))
+                w.batch.add(Command.type(key: key).arguments)
+                w.batch.add(Command.llen(key: key).arguments)
+                for since in windowStarts { w.batch.add(StatsCollector.count(key, since: since, unit: .seconds).arguments) }
+            }
+            start += w.looks.count
+            let ticket = w.looks.isEmpty ? nil : try send(w, on: node)
+            if let (before, t) = pending {
+                try read(before, t, on: node, windowStarts: windowStarts, into: &table, subscribersKnown: &subscribersKnown,
+                         shardSubscribers: &shardSubscribers, looks: &looks)
+            }
+            pending = ticket.map { (w, $0) }
         }
     }
 
-    /// Round trip 2, per archive: its size, its newest timed entry and its
-    /// window counts (bounds in milliseconds, the usual unit).
-    private struct ArchiveQuery {
-        let room: Int
-        let key: [UInt8]
-        let size, newest: Pipeline.Slot
-        let windowCounts: [Pipeline.Slot]
-
-        init(room: Int, key: [UInt8], windowStarts: [Int64], into p: inout Pipeline) {
-            self.room = room
-            self.key = key
-            size = p.add(.zcard(key: key))
-            newest = p.add(.newestFiniteEntry(key: key))
-            windowCounts = windowStarts.map { p.add(ArchiveQuery.count(key, since: $0, unit: .milliseconds)) }
+    /// Reads the replies of a window into the table.
+    private func read(_ w: Window, _ ticket: Connection.Ticket, on node: Node, windowStarts: [Int64], into table: inout RoomTable,
+                      subscribersKnown: inout Bool, shardSubscribers: inout [[UInt8]: Int], looks: inout [Int]) throws(RoomWardenError) {
+        let r = try on(node, doing: "reading room stats") { () throws(RedisError) in try node.connection.replies(to: ticket) }
+        var at = 0
+        func next() -> Reply {
+            at += 1
+            return r[at - 1]
         }
-
-        /// Entries with a time from `since` on: ZCOUNT up to, not
-        /// including, +inf (an entry scored +inf is no recent message).
-        static func count(_ key: [UInt8], since: Int64, unit: ScoreUnit) -> Command {
-            .zcount(key: key, from: .inclusive(unit.score(forMilliseconds: since)), to: .belowPositiveInfinity)
+        if let rows = w.subscribers {
+            // NUMSUB answers channel, count, ... in the order asked.
+            if let pairs = next().elements, pairs.count == 2 * rows.count {
+                for (k, i) in rows.enumerated() { table.addSubscribers(i, pairs[2 * k + 1].integer.map(Int.init) ?? 0) }
+            } else {
+                subscribersKnown = false
+            }
         }
-    }
-
-    /// Round trip 2, per room with no archive key but a backlog key: its
-    /// type and length (a list's entries have no times: no window counts).
-    private struct BacklogQuery {
-        let room: Int
-        let key: [UInt8]
-        let type, length: Pipeline.Slot
-
-        init(room: Int, key: [UInt8], into p: inout Pipeline) {
-            self.room = room
-            self.key = key
-            type = p.add(.type(key: key))
-            length = p.add(.llen(key: key))
+        if !w.shard.isEmpty { _ = StatsCollector.addCounts(next(), to: &shardSubscribers) }
+        for i in w.archives {
+            let key = options.template.key(for: table.name(i))
+            let size = try readable(next(), key, at: node)
+            let newestReply = next()
+            let counts = (0..<windowStarts.count).map { _ in next() }
+            if let line = size.errorMessage {
+                if RedisError.server(line).serverCode == "WRONGTYPE" {  // a list backlog, or another type
+                    looks.append(i)
+                } else {
+                    table.setNote(i, line)
+                }
+                continue
+            }
+            table.setArchived(i, size.integer.map(Int.init))
+            let newest = StatsCollector.score(try readable(newestReply, key, at: node))
+            let unit = ScoreUnit.auto.resolved(newestScore: newest)
+            table.setLastTs(i, lastTime(newest, unit: unit, row: i, in: &table))
+            if unit == .seconds {  // count again, in seconds
+                looks.append(i)
+                continue
+            }
+            for (k, c) in counts.enumerated() { table.setWindowCount(i, k, try readable(c, key, at: node).integer.map(Int.init)) }
         }
-    }
-
-    /// Round trip 3, for an archive that round trip 2 could not count: a
-    /// list backlog (WRONGTYPE) or an archive scored in seconds.
-    private struct SecondLook {
-        let archive: ArchiveQuery
-        let type, length: Pipeline.Slot
-        let windowCounts: [Pipeline.Slot]
-
-        init(_ archive: ArchiveQuery, windowStarts: [Int64], into p: inout Pipeline) {
-            self.archive = archive
-            type = p.add(.type(key: archive.key))
-            length = p.add(.llen(key: archive.key))
-            windowCounts = windowStarts.map { p.add(ArchiveQuery.count(archive.key, since: $0, unit: .seconds)) }
+        for i in w.backlogs {
+            let key = options.backlog?.key(for: table.name(i)) ?? []
+            let type = next(), length = next()
+            switch try readable(type, key, at: node).string ?? "" {
+            case "list":
+                table.setArchived(i, try readable(length, key, at: node).integer.map(Int.init))
+                table.setNote(i, "list")
+            case "none": break  // gone since the SCAN
+            case let type: table.setNote(i, "backlog key holds a \(type)")
+            }
+        }
+        for i in w.looks {
+            let key = options.template.key(for: table.name(i))
+            let type = next(), length = next()
+            let counts = (0..<windowStarts.count).map { _ in next() }
+            switch try readable(type, key, at: node).string ?? "" {
+            case "list":
+                table.setArchived(i, try readable(length, key, at: node).integer.map(Int.init))
+                table.setNote(i, "list")
+            case "zset":
+                for (k, c) in counts.enumerated() { table.setWindowCount(i, k, try readable(c, key, at: node).integer.map(Int.init)) }
+                if table.archived(i) == nil { table.setArchived(i, 0) }
+            case let type:
+                table.setNote(i, "archive key holds a \(type)")
+            }
         }
     }
 
@@ -189,127 +362,45 @@ public final class StatsCollector {
         let glob = Glob(pattern)
         let nodes = try self.nodes(doing: "reading server stats")
 
-        // Round trip 1 on every node: its facts, its channels, and on a
-        // node holding keys the first SCAN page and its shard channels.
-        var subscribed = Set<[UInt8]>()
-        var shardChannels: [Int: [[UInt8]]] = [:]  // node -> its shard channels
-        var archives: [[UInt8]: (key: [UInt8], node: Int)] = [:]  // channel -> key, holder
-        var backlogs: [[UInt8]: (key: [UInt8], node: Int)] = [:]  // channel -> backlog key, holder
+        // Round trip 1 on every node (and the SCAN pages): every room,
+        // subscribed or archived, and who holds each archive.
+        var table = RoomTable(windowCount: options.windows.count)
         var perNode: [NodeStats] = []
+        var shardChannels: [[[UInt8]]] = []
         for (n, node) in nodes.enumerated() {
-            var first = Pipeline()
-            let query = ServerQuery(pattern: pattern, scanMatch: scanMatch, backlogMatch: backlogMatch, holdsKeys: node.holdsKeys, into: &first)
-            let r1 = try run(first, on: node, doing: "reading server stats")
-            perNode.append(NodeStats(address: node.clusterNode?.endpoint.description ?? node.connection.endpoint.description,
-                                     role: node.role, server: query.server(r1)))
-            subscribed.formUnion(r1[query.channels].elements?.compactMap { $0.bytes } ?? [])
-            if let slot = query.shardChannels { shardChannels[n] = r1[slot].elements?.compactMap { $0.bytes } ?? [] }
-            guard let firstScan = query.firstScan else { continue }
-            for key in try scanned(scanMatch, first: r1[firstScan], on: node) {
-                if let channel = options.template.channel(ofKey: key), glob.matches(channel) { archives[channel] = (key, n) }
-            }
-            guard let backlog = options.backlog, let backlogMatch, let firstBacklogScan = query.firstBacklogScan else { continue }
-            for key in try scanned(backlogMatch, first: r1[firstBacklogScan], on: node) {
-                if let channel = backlog.channel(ofKey: key), glob.matches(channel) { backlogs[channel] = (key, n) }
-            }
+            let (stats, shard) = try firstLook(n, node, pattern: pattern, scanMatch: scanMatch, backlogMatch: backlogMatch,
+                                               glob: glob, into: &table)
+            perNode.append(stats)
+            shardChannels.append(shard)
         }
         // A list backlog counts for a room with no archive key (where both
         // exist, the archive is the room's archive).
-        for (channel, b) in backlogs where archives[channel] != nil || b.key == options.template.key(for: channel) {
-            backlogs[channel] = nil
+        for i in 0..<table.count where table.backlogNode(i) != nil {
+            let name = table.name(i)
+            if table.archiveNode(i) != nil || options.backlog?.key(for: name) == options.template.key(for: name) {
+                table.setBacklogNode(i, nil)
+            }
         }
+        // Rooms heard only in the sample.
+        for (name, _) in sampled where glob.matches(name) { name.withUnsafeBytes { _ = table.row(named: $0) } }
         let server = ServerStats(combining: perNode.map(\.server))
 
-        // Every room: subscribed, archived or heard in the sample.
-        var names = subscribed
-        names.formUnion(archives.keys)
-        names.formUnion(backlogs.keys)
-        names.formUnion(sampled.keys.filter { glob.matches($0) })
-        let channels = names.sorted { $0.lexicographicallyPrecedes($1) }
-        var rooms = channels.map { RoomStats(channel: $0, windowCounts: Array(repeating: nil, count: options.windows.count)) }
-
-        // Round trip 2 on every node: its subscribers of all rooms (summed:
-        // each node counts its own clients), its shard channels'
+        // Then every node, window by window: subscribers of every room
+        // (summed: each node counts its own clients), its shard channels'
         // subscribers, and each archive it holds.
-        var subscriberSums: [[UInt8]: Int] = [:]
+        for i in 0..<table.count { table.setSubscribers(i, 0) }
         var subscribersKnown = true
         var shardSubscribers: [[UInt8]: Int] = [:]
-        var secondRound: [(Pipeline.Replies, [ArchiveQuery], [BacklogQuery])] = []
-        var thirdByNode: [(node: Int, pipeline: Pipeline, looks: [SecondLook])] = []
         for (n, node) in nodes.enumerated() {
-            var second = Pipeline()
-            let subscribers = channels.isEmpty ? nil : second.add(.pubsubNumsub(channels: channels))
-            let shard = shardChannels[n].flatMap { $0.isEmpty ? nil : second.add(.pubsubShardNumsub(channels: $0)) }
-            let queries = rooms.indices.compactMap { i -> ArchiveQuery? in
-                guard let a = archives[rooms[i].channel], a.node == n else { return nil }
-                return ArchiveQuery(room: i, key: a.key, windowStarts: windowStarts, into: &second)
-            }
-            let backlogQueries = rooms.indices.compactMap { i -> BacklogQuery? in
-                guard let b = backlogs[rooms[i].channel], b.node == n else { return nil }
-                return BacklogQuery(room: i, key: b.key, into: &second)
-            }
-            let r2 = try run(second, on: node, doing: "reading room stats")
-            if let subscribers, !StatsCollector.addCounts(r2[subscribers], to: &subscriberSums) { subscribersKnown = false }
-            if let shard { _ = StatsCollector.addCounts(r2[shard], to: &shardSubscribers) }
-            secondRound.append((r2, queries, backlogQueries))
-            thirdByNode.append((n, Pipeline(), []))
+            try countRooms(n, node, shard: shardChannels[n], windowStarts: windowStarts, into: &table,
+                           subscribersKnown: &subscribersKnown, shardSubscribers: &shardSubscribers)
         }
-        for k in rooms.indices where subscribersKnown { rooms[k].subscribers = subscriberSums[rooms[k].channel] ?? 0 }
-        for (n, node) in nodes.enumerated() {
-            let (r2, queries, backlogQueries) = secondRound[n]
-            for q in backlogQueries {
-                switch try readable(r2[q.type], q.key, at: node).string ?? "" {
-                case "list":
-                    rooms[q.room].archived = try readable(r2[q.length], q.key, at: node).integer.map(Int.init)
-                    rooms[q.room].note = "list"
-                case "none": break  // gone since the SCAN
-                case let type: rooms[q.room].note = "backlog key holds a \(type)"
-                }
-            }
-            for q in queries {
-                let size = try readable(r2[q.size], q.key, at: node)
-                if let line = size.errorMessage {
-                    if RedisError.server(line).serverCode == "WRONGTYPE" {  // a list backlog, or another type
-                        thirdByNode[n].looks.append(SecondLook(q, windowStarts: windowStarts, into: &thirdByNode[n].pipeline))
-                    } else {
-                        rooms[q.room].note = line
-                    }
-                    continue
-                }
-                rooms[q.room].archived = size.integer.map(Int.init)
-                let newest = StatsCollector.score(try readable(r2[q.newest], q.key, at: node))
-                let unit = ScoreUnit.auto.resolved(newestScore: newest)
-                rooms[q.room].lastTs = try lastTime(newest, unit: unit, room: &rooms[q.room])
-                if unit == .seconds {  // count again, in seconds
-                    thirdByNode[n].looks.append(SecondLook(q, windowStarts: windowStarts, into: &thirdByNode[n].pipeline))
-                    continue
-                }
-                rooms[q.room].windowCounts = try counts(q.windowCounts, in: r2, q.key, at: node)
-            }
+        for i in 0..<table.count {
+            if !subscribersKnown { table.setSubscribers(i, nil) }
+            if options.sampleMilliseconds != nil { table.setSampled(i, sampled[table.name(i)] ?? 0) }
         }
-
-        // Round trip 3, only where needed: list backlogs and archives in seconds.
-        for (n, third, secondLooks) in thirdByNode where !secondLooks.isEmpty {
-            let node = nodes[n]
-            let r3 = try run(third, on: node, doing: "reading room stats")
-            for look in secondLooks {
-                let i = look.archive.room
-                let type = try readable(r3[look.type], look.archive.key, at: node).string ?? ""
-                switch type {
-                case "list":
-                    rooms[i].archived = try readable(r3[look.length], look.archive.key, at: node).integer.map(Int.init)
-                    rooms[i].note = "list"
-                case "zset":
-                    rooms[i].windowCounts = try counts(look.windowCounts, in: r3, look.archive.key, at: node)
-                    if rooms[i].archived == nil { rooms[i].archived = 0 }
-                default:
-                    rooms[i].note = "archive key holds a \(type)"
-                }
-            }
-        }
-        for k in rooms.indices where options.sampleMilliseconds != nil { rooms[k].sampled = sampled[rooms[k].channel] ?? 0 }
         var report = StatsReport(ts: now, pattern: options.pattern, windowLabels: options.windows.map(\.label),
-                                 server: server, rooms: rooms)
+                                 server: server, rooms: table)
         report.nodes = perNode
         report.shardChannels = shardSubscribers.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { ($0, shardSubscribers[$0] ?? 0) }
         report.sampleSeconds = options.sampleMilliseconds.map { Double($0) / 1000 }
@@ -317,19 +408,6 @@ public final class StatsCollector {
         report.roundTrips = roundTrips
         report.tookMilliseconds = Monotonic.milliseconds() - started
         return report
-    }
-
-    /// Every key matching `match` on `node`: the first SCAN page's reply,
-    /// then SCAN until done (usually it already is, for a thousand rooms).
-    private func scanned(_ match: [UInt8], first: Reply, on node: Node) throws(RoomWardenError) -> [[UInt8]] {
-        do {
-            let scan = try node.connection.scanAll(match: match, continuing: ScanPage(first))
-            commands += scan.roundTrips
-            roundTrips += scan.roundTrips
-            return scan.keys
-        } catch {
-            throw failure(RoomWardenError.from(error, doing: "SCAN", endpoint: node.connection.endpoint), at: node, doing: "SCAN")
-        }
     }
 
     /// A reply about an archive key; a denial (NOPERM) is no unknown
@@ -340,13 +418,6 @@ public final class StatsCollector {
             throw RoomWardenError.from(.server(line), doing: "reading '\(String(decoding: key, as: UTF8.self))'", endpoint: node.connection.endpoint)
         }
         return reply
-    }
-
-    /// The window counts (unknown where refused).
-    private func counts(_ slots: [Pipeline.Slot], in replies: Pipeline.Replies, _ key: [UInt8], at node: Node) throws(RoomWardenError) -> [Int?] {
-        var out: [Int?] = []
-        for slot in slots { out.append(try readable(replies[slot], key, at: node).integer.map(Int.init)) }
-        return out
     }
 
     /// Adds a `PUBSUB NUMSUB`-shaped reply (channel, count, ...) to `sums`;
@@ -369,10 +440,10 @@ public final class StatsCollector {
 
     /// The newest entry's time; a score that is no time (out of range) is
     /// no last time, and a note says why.
-    private func lastTime(_ newest: Double?, unit: ScoreUnit, room: inout RoomStats) throws(RoomWardenError) -> Int64? {
+    private func lastTime(_ newest: Double?, unit: ScoreUnit, row: Int, in table: inout RoomTable) -> Int64? {
         guard let newest else { return nil }
         guard let ms = unit.milliseconds(newest) else {
-            room.note = "newest score \(newest) is no time"
+            table.setNote(row, "newest score \(newest) is no time")
             return nil
         }
         return ms

@@ -1,9 +1,23 @@
 /// Prints a stats report: an aligned table that fits the terminal, or one
 /// JSON object.
 public enum StatsRenderer {
-    /// The report as one JSON object (and a newline). Unknown figures are null.
-    public static func json(_ report: StatsReport, rooms: [RoomStats]) -> [UInt8] {
+    /// What is written at once: rooms are streamed out in pieces of
+    /// about this size, never the whole report in memory.
+    static let pieceSize = 64 * 1024
+
+    /// The report as one JSON object (and a newline), all rooms in the
+    /// table's order. Unknown figures are null.
+    public static func json(_ report: StatsReport) -> [UInt8] {
+        var all: [UInt8] = []
+        json(report, order: Array(0..<report.rooms.count)) { all += $0 }
+        return all
+    }
+
+    /// The report as one JSON object (and a newline), the rows `order` of
+    /// its rooms in that order, handed to `emit` piece by piece.
+    public static func json<E: Error>(_ report: StatsReport, order: [Int], emit: ([UInt8]) throws(E) -> Void) throws(E) {
         var o: [UInt8] = []
+        o.reserveCapacity(pieceSize + 4096)
         func key(_ k: String) { JSONText.appendString(k.utf8, to: &o); o.append(UInt8(ascii: ":")) }
         func int(_ v: Int?) { if let v { JSONText.appendInteger(Int64(v), to: &o) } else { o.append(contentsOf: "null".utf8) } }
         func time(_ ms: Int64?) {
@@ -66,7 +80,12 @@ public enum StatsRenderer {
             key("sample_seconds"); o.append(contentsOf: String(s).utf8); o.append(0x2C)
         }
         key("rooms"); o.append(UInt8(ascii: "["))
-        for (n, r) in rooms.enumerated() {
+        for (n, row) in order.enumerated() {
+            if o.count >= pieceSize {
+                try emit(o)
+                o.removeAll(keepingCapacity: true)
+            }
+            let r = report.rooms[row]
             if n > 0 { o.append(0x2C) }
             o.append(UInt8(ascii: "{"))
             key("channel"); JSONText.appendChannel(r.channel, to: &o); o.append(0x2C)
@@ -98,47 +117,77 @@ public enum StatsRenderer {
         key("round_trips"); int(report.roundTrips); o.append(0x2C)
         key("took_ms"); JSONText.appendInteger(report.tookMilliseconds, to: &o)
         o.append(contentsOf: "}}\n".utf8)
-        return o
+        try emit(o)
+    }
+
+    /// The report as a table no wider than `width`, all rooms in the
+    /// table's order.
+    public static func text(_ report: StatsReport, width: Int?) -> String {
+        var all: [UInt8] = []
+        text(report, order: Array(0..<report.rooms.count), width: width) { all += $0 }
+        return String(decoding: all, as: UTF8.self)
     }
 
     /// The report as a table no wider than `width` (when given: a
-    /// terminal). Too wide, it first writes counts compactly (1.2M), then
+    /// terminal), the rows `order` in that order, handed to `emit` piece by
+    /// piece. Too wide, it first writes counts compactly (1.2M), then
     /// shortens long room names in the middle; without a width every
-    /// figure is exact, for scripts.
-    public static func text(_ report: StatsReport, rooms: [RoomStats], width: Int?) -> String {
+    /// figure is exact, for scripts. The column widths are measured in a
+    /// first pass over the rows, which are then written one by one.
+    public static func text<E: Error>(_ report: StatsReport, order: [Int], width: Int?, emit: ([UInt8]) throws(E) -> Void) throws(E) {
         var header = ["ROOM", "SUBS", "ARCHIVED"] + report.windowLabels.map { $0.uppercased() } + ["LAST"]
         if report.sampleSeconds != nil { header.append("LIVE/S") }
-        func table(_ count: (Int) -> String) -> [[String]] {
-            [header] + rooms.map { r in
-                var row = [safe(r.name), r.subscribers.map(count) ?? "?",
-                           r.archived.map(count) ?? (r.note == nil ? "-" : "?")]
-                row += r.windowCounts.map { c in c.map(count) ?? (r.archived == nil ? "-" : "?") }
-                row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
-                if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
-                if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
-                return row
-            }
+        func cells(_ i: Int, _ count: (Int) -> String) -> [String] {
+            let r = report.rooms[i]
+            var row = [safe(r.name), r.subscribers.map(count) ?? "?",
+                       r.archived.map(count) ?? (r.note == nil ? "-" : "?")]
+            row += r.windowCounts.map { c in c.map(count) ?? (r.archived == nil ? "-" : "?") }
+            row.append(r.lastTs.map { ago(report.ts - $0) } ?? "-")
+            if let secs = report.sampleSeconds { row.append(rate(r.sampled ?? 0, secs)) }
+            if let note = r.note, note != "list" { row[0] += " (\(safe(note)))" }
+            return row
         }
-        func widths(_ rows: [[String]]) -> [Int] { header.indices.map { c in rows.map { $0[c].count }.max() ?? 0 } }
+        func widths(_ count: (Int) -> String) -> [Int] {
+            var w = header.map(\.count)
+            for i in order {
+                for (c, cell) in cells(i, count).enumerated() where cell.count > w[c] { w[c] = cell.count }
+            }
+            return w
+        }
         func total(_ w: [Int]) -> Int { w.reduce(0, +) + 2 * (w.count - 1) }
-        var rows = table(String.init)
-        var w = widths(rows)
+        var count: (Int) -> String = { String($0) }
+        var w = widths(count)
+        var room: Int?  // names are shortened to this many characters
         if let width, total(w) > width {
-            rows = table(compact)
-            w = widths(rows)
-            let room = max(12, width - (total(w) - w[0]))
-            if w[0] > room {
-                w[0] = room
-                for i in rows.indices { rows[i][0] = shorten(rows[i][0], to: room) }
+            count = compact
+            w = widths(count)
+            let fits = max(12, width - (total(w) - w[0]))
+            if w[0] > fits {
+                w[0] = fits
+                room = fits
             }
         }
-        var lines = rows.map { row in
-            row.enumerated().map { c, cell in
-                c == 0 ? cell + String(repeating: " ", count: max(0, w[0] - cell.count))
-                    : String(repeating: " ", count: max(0, w[c] - cell.count)) + cell
-            }.joined(separator: "  ")
+        var o: [UInt8] = []
+        o.reserveCapacity(pieceSize + 4096)
+        func line(_ row: [String]) {
+            for (c, var cell) in row.enumerated() {
+                if c == 0, let room { cell = shorten(cell, to: room) }
+                let pad = String(repeating: " ", count: max(0, w[c] - cell.count))
+                if c > 0 { o.append(contentsOf: "  ".utf8) }
+                o.append(contentsOf: (c == 0 ? cell + pad : pad + cell).utf8)
+            }
+            o.append(0x0A)
         }
-        if rooms.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
+        line(header)
+        for i in order {
+            if o.count >= pieceSize {
+                try emit(o)
+                o.removeAll(keepingCapacity: true)
+            }
+            line(cells(i, count))
+        }
+        var lines: [String] = []
+        if order.isEmpty { lines.append("(no rooms match \(safe(report.pattern)))") }
         if !report.shardChannels.isEmpty {
             lines.append("")
             for shard in report.shardChannels {
@@ -158,7 +207,8 @@ public enum StatsRenderer {
         } else {
             lines += wrapped("server:", facts(report.server), width: width)
         }
-        return lines.joined(separator: "\n") + "\n"
+        o.append(contentsOf: (lines.joined(separator: "\n") + "\n").utf8)
+        try emit(o)
     }
 
     /// One server's facts, as the text report says them.

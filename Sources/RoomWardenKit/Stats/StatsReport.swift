@@ -80,7 +80,8 @@ public struct StatsReport: Sendable {
     public var pattern: String
     public var windowLabels: [String]
     public var server: ServerStats
-    public var rooms: [RoomStats]
+    /// Every room, in no particular order (`StatsSort.order` orders them).
+    public var rooms: RoomTable
     /// Every node asked (one for a single server or a master).
     public var nodes: [NodeStats] = []
     /// Sharded pub/sub channels (SSUBSCRIBE) matching the pattern, with
@@ -91,6 +92,21 @@ public struct StatsReport: Sendable {
     public var commands = 0
     public var roundTrips = 0
     public var tookMilliseconds: Int64 = 0
+
+    public init(ts: Int64, pattern: String, windowLabels: [String], server: ServerStats, rooms: RoomTable) {
+        self.ts = ts
+        self.pattern = pattern
+        self.windowLabels = windowLabels
+        self.server = server
+        self.rooms = rooms
+    }
+
+    /// A report of the given rooms (tests, small reports).
+    public init(ts: Int64, pattern: String, windowLabels: [String], server: ServerStats, rooms: [RoomStats], sampleSeconds: Double? = nil) {
+        self.init(ts: ts, pattern: pattern, windowLabels: windowLabels, server: server,
+                  rooms: RoomTable(rooms, windowCount: windowLabels.count))
+        self.sampleSeconds = sampleSeconds
+    }
 }
 
 /// How rooms are ordered (`--sort`).
@@ -103,22 +119,31 @@ public enum StatsSort: String, Sendable, CaseIterable {
     /// Most recent message first.
     case last
 
-    /// The rooms in this order.
-    public func apply(_ rooms: [RoomStats]) -> [RoomStats] {
-        rooms.sorted { a, b in
+    /// The rows of `rooms` in this order, the first `top` of them (all
+    /// without a top). Ties go by name.
+    public func order(_ rooms: RoomTable, top: Int? = nil) -> [Int] {
+        var rows = Array(0..<rooms.count)
+        let first: (Int) -> Int? = { rooms.windowCount > 0 ? rooms.windowCount($0, 0) : nil }
+        rows.sort { a, b in
             switch self {
-            case .name: return a.channel.lexicographicallyPrecedes(b.channel)
+            case .name: break
             case .subscribers:
-                if (a.subscribers ?? -1) != (b.subscribers ?? -1) { return (a.subscribers ?? -1) > (b.subscribers ?? -1) }
+                let x = rooms.subscribers(a) ?? -1, y = rooms.subscribers(b) ?? -1
+                if x != y { return x > y }
             case .last:
-                if (a.lastTs ?? .min) != (b.lastTs ?? .min) { return (a.lastTs ?? .min) > (b.lastTs ?? .min) }
+                let x = rooms.lastTs(a) ?? .min, y = rooms.lastTs(b) ?? .min
+                if x != y { return x > y }
             case .messages:
-                if (a.sampled ?? -1) != (b.sampled ?? -1) { return (a.sampled ?? -1) > (b.sampled ?? -1) }
-                let wa = a.windowCounts.first.flatMap { $0 } ?? -1, wb = b.windowCounts.first.flatMap { $0 } ?? -1
+                let x = rooms.sampled(a) ?? -1, y = rooms.sampled(b) ?? -1
+                if x != y { return x > y }
+                let wa = first(a) ?? -1, wb = first(b) ?? -1
                 if wa != wb { return wa > wb }
-                if (a.archived ?? -1) != (b.archived ?? -1) { return (a.archived ?? -1) > (b.archived ?? -1) }
+                let aa = rooms.archived(a) ?? -1, ab = rooms.archived(b) ?? -1
+                if aa != ab { return aa > ab }
             }
-            return a.channel.lexicographicallyPrecedes(b.channel)
+            return rooms.nameLess(a, b)
         }
+        if let top, top < rows.count { rows.removeSubrange(top...) }
+        return rows
     }
 }

@@ -40,6 +40,8 @@ public final class ClusterTopology {
     public private(set) var map: ClusterMap
     /// How long an operation is retried through redirections and failovers.
     public var retryFor: Duration
+    /// The option that sets `retryFor`, named when it runs out.
+    public var retryFlag: String
     /// Told (one line, for stderr) when the map changes under an operation:
     /// a failover or a slot migration seen.
     public var notice: ((String) -> Void)?
@@ -58,9 +60,10 @@ public final class ClusterTopology {
     /// replica, or a unix socket, will do), which joins the pool under the
     /// address the map gives its node (`CLUSTER MYID`). 69/77 as
     /// `RoomWardenError.from` maps a failure to read the map.
-    public init(seed: Connection, connect: @escaping Connect, retryFor: Duration = .seconds(30)) throws(RoomWardenError) {
+    public init(seed: Connection, connect: @escaping Connect, retryFor: Duration = .seconds(30), retryFlag: String = "--timeout") throws(RoomWardenError) {
         self.connect = connect
         self.retryFor = retryFor
+        self.retryFlag = retryFlag
         map = ClusterMap(shards: [])
         seeds = [seed.endpoint]
         do {
@@ -246,7 +249,7 @@ public final class ClusterTopology {
     public func perform<T>(
         slot: Int, doing: String, attempt body: (ClusterAttempt) throws(RedisError) -> T
     ) throws(RoomWardenError) -> T {
-        var budget = RetryBudget(retryFor)
+        var budget = RetryBudget(retryFor, flag: retryFlag)
         var askTarget: Endpoint?
         var number = 0
         var redirectsInARow = 0
@@ -333,7 +336,7 @@ public final class ClusterTopology {
         case lost(ClusterNode, String)
 
         func error(_ topology: ClusterTopology, doing: String, budget: RetryBudget) -> RoomWardenError {
-            let within = "within \(budget.totalDescription) (--retry-for)"
+            let within = "within \(budget.totalDescription)"
             switch self {
             case .none:
                 return .unreachable("gave up \(doing) \(within)")
@@ -357,7 +360,7 @@ public final class ClusterTopology {
     /// naming every such primary and the slots it serves: never a silently
     /// partial answer.
     public func primaryConnections(doing: String) throws(RoomWardenError) -> [(shard: ClusterShard, connection: Connection)] {
-        var budget = RetryBudget(retryFor)
+        var budget = RetryBudget(retryFor, flag: retryFlag)
         while true {
             var open: [(shard: ClusterShard, connection: Connection)] = []
             var missing: [(ClusterNode, String)] = []
@@ -375,7 +378,7 @@ public final class ClusterTopology {
             if missing.isEmpty, unserved.isEmpty, !open.isEmpty { return open }
             guard budget.wait() else {
                 if !missing.isEmpty {
-                    throw unreachablePrimaries(missing, doing: doing, within: "within \(budget.totalDescription) (--retry-for)")
+                    throw unreachablePrimaries(missing, doing: doing, within: "within \(budget.totalDescription)")
                 }
                 throw RoomWardenError.unreachable(
                     "cannot finish \(doing): slots \(ClusterShard.describe(unserved)) are served by no node of the Redis Cluster; its answer would be partial (check redis-cli -c cluster info)")

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A time budget for retrying one operation (`--retry-for`), with capped
+/// A time budget for retrying one operation (`--retry-for`, `--timeout`), with capped
 /// exponential backoff and jitter between attempts: 50 ms doubling to
 /// 1 s, each wait between half and all of that.
 ///
@@ -13,14 +13,17 @@ public struct RetryBudget: Sendable {
     public let deadline: Int64
     /// How long the whole budget was.
     public let total: Duration
+    /// The option that set it, for messages (`--retry-for`, `--timeout`).
+    public let flag: String
     /// Waits taken so far.
     public private(set) var attempts = 0
     private let firstDelayMilliseconds: Double
     private let capMilliseconds: Double
 
     /// A budget of `total` from now.
-    public init(_ total: Duration, firstDelay: Duration = .milliseconds(50), cap: Duration = .seconds(1)) {
+    public init(_ total: Duration, flag: String = "--retry-for", firstDelay: Duration = .milliseconds(50), cap: Duration = .seconds(1)) {
         self.total = total
+        self.flag = flag
         deadline = Monotonic.milliseconds() + RetryBudget.milliseconds(total)
         firstDelayMilliseconds = Double(RetryBudget.milliseconds(firstDelay))
         capMilliseconds = Double(RetryBudget.milliseconds(cap))
@@ -44,10 +47,11 @@ public struct RetryBudget: Sendable {
         return true
     }
 
-    /// `total` as readable seconds, for messages: `30s`, `1.5s`.
+    /// `total` as readable seconds and the option that set it, for
+    /// messages: `30s (--timeout)`, `1.5s (--retry-for)`.
     public var totalDescription: String {
         let ms = RetryBudget.milliseconds(total)
-        return ms % 1000 == 0 ? "\(ms / 1000)s" : "\(Double(ms) / 1000)s"
+        return (ms % 1000 == 0 ? "\(ms / 1000)s" : "\(Double(ms) / 1000)s") + " (\(flag))"
     }
 
     static func milliseconds(_ d: Duration) -> Int64 {

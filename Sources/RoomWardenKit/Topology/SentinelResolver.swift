@@ -121,7 +121,7 @@ public final class SentinelResolver {
                 last = "the sentinels name \(master) as master '\(settings.masterName)' but the link failed: \(error)"
             }
             guard budget.wait() else {
-                throw .unreachable("\(last), still after \(budget.totalDescription) (--retry-for); check the sentinels (redis-cli -p 26379 sentinel master \(settings.masterName))")
+                throw .unreachable("\(last), still after \(budget.totalDescription); check the sentinels (redis-cli -p 26379 sentinel master \(settings.masterName))")
             }
         }
     }

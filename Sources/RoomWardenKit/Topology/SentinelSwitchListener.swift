@@ -34,6 +34,12 @@ public final class SentinelSwitchListener {
 
     deinit { buffer.deallocate() }
 
+    /// The master is now `endpoint` (found by asking the sentinels after a
+    /// lost link): announcements are compared with it from here on.
+    public func follow(_ endpoint: Endpoint) {
+        master = endpoint
+    }
+
     /// The socket, for poll(2) beside other sockets.
     public var fileDescriptor: Int32 { connection.fileDescriptor }
 

@@ -13,6 +13,8 @@ public final class SentinelTopology {
     public private(set) var master: Endpoint
     /// How long an operation is retried through a failover.
     public var retryFor: Duration
+    /// The option that sets `retryFor`, named when it runs out.
+    public var retryFlag: String
     /// Told (one line, for stderr) when the master changes.
     public var notice: ((String) -> Void)?
 
@@ -23,11 +25,15 @@ public final class SentinelTopology {
     /// (the data node's credentials). Unreachable sentinels end it at once
     /// (69, naming each one tried); a master the sentinels name but that
     /// is not (yet) confirmed by `ROLE` is waited for up to `retryFor`.
-    public init(resolver: SentinelResolver, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30)) throws(RoomWardenError) {
+    public init(
+        resolver: SentinelResolver, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30),
+        retryFlag: String = "--timeout"
+    ) throws(RoomWardenError) {
         self.resolver = resolver
         self.connect = connect
         self.retryFor = retryFor
-        var budget = RetryBudget(retryFor)
+        self.retryFlag = retryFlag
+        var budget = RetryBudget(retryFor, flag: retryFlag)
         let found = try resolver.resolveMaster(connect: connect, budget: &budget)
         master = found.master
         current = found.connection
@@ -36,7 +42,7 @@ public final class SentinelTopology {
     /// The connection to the current master, resolving it again if it was dropped.
     public func connection() throws(RoomWardenError) -> Connection {
         if let current { return current }
-        var budget = RetryBudget(retryFor)
+        var budget = RetryBudget(retryFor, flag: retryFlag)
         return try reresolve(budget: &budget)
     }
 
@@ -66,7 +72,7 @@ public final class SentinelTopology {
     /// check). `master`, read inside `body`, says which node it runs on, so
     /// a body can tell that the master changed since its last success.
     public func perform<T>(doing: String, _ body: (Connection) throws(RedisError) -> T) throws(RoomWardenError) -> T {
-        var budget = RetryBudget(retryFor)
+        var budget = RetryBudget(retryFor, flag: retryFlag)
         while true {
             let conn: Connection
             if let current { conn = current } else { conn = try reresolve(budget: &budget) }
@@ -89,7 +95,7 @@ public final class SentinelTopology {
             current = nil
             guard budget.wait() else {
                 throw RoomWardenError.unreachable(
-                    "gave up \(doing): the master '\(resolver.settings.masterName)' at \(master) failed (\(error)) and no other master was found within \(budget.totalDescription) (--retry-for); check the sentinels (redis-cli -p 26379 sentinel master \(resolver.settings.masterName))")
+                    "gave up \(doing): the master '\(resolver.settings.masterName)' at \(master) failed (\(error)) and no other master was found within \(budget.totalDescription); check the sentinels (redis-cli -p 26379 sentinel master \(resolver.settings.masterName))")
             }
             _ = try reresolve(budget: &budget)
         }

@@ -20,11 +20,12 @@ public enum Topology {
     /// passes `ConnectionSettings.connect` with the endpoint swapped); it
     /// is kept to reach the other nodes of a cluster.
     public static func discover(
-        seed: Endpoint, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30)
+        seed: Endpoint, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30),
+        retryFlag: String = "--timeout"
     ) throws(RoomWardenError) -> Topology {
         let conn = try connect(seed)
         switch try mode(of: conn) {
-        case .cluster: return .cluster(try ClusterTopology(seed: conn, connect: connect, retryFor: retryFor))
+        case .cluster: return .cluster(try ClusterTopology(seed: conn, connect: connect, retryFor: retryFor, retryFlag: retryFlag))
         case .standalone: return .single(conn)
         case .sentinel:
             throw .usage("\(seed) is a Redis Sentinel, not a data node: use --sentinel \(seed) --master NAME, or -u redis-sentinel://\(seed)#NAME")
@@ -34,9 +35,11 @@ public enum Topology {
     /// Asks the sentinels for the master and connects to it (see
     /// `SentinelTopology.init`).
     public static func discover(
-        sentinels: SentinelSettings, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30)
+        sentinels: SentinelSettings, connect: @escaping ClusterTopology.Connect, retryFor: Duration = .seconds(30),
+        retryFlag: String = "--timeout"
     ) throws(RoomWardenError) -> Topology {
-        .sentinel(try SentinelTopology(resolver: SentinelResolver(settings: sentinels), connect: connect, retryFor: retryFor))
+        .sentinel(try SentinelTopology(resolver: SentinelResolver(settings: sentinels), connect: connect, retryFor: retryFor,
+                                       retryFlag: retryFlag))
     }
 
     /// What a server runs as.

@@ -1,8 +1,8 @@
 import Hiredis
 
 /// Fills a gap in what watch received from the archives of the rooms it
-/// watches (SPEC §5): reads them from just before the gap to their end,
-/// in time order, and hands over to the live link with the same exact
+/// watches (SPEC §5): reads them from just before the gap to just after
+/// it, in time order, and hands over to the live link with the same exact
 /// handoff as `history --follow`, so each message prints once. Rooms
 /// without an archive cannot be filled: their loss is reported.
 final class GapReplay {
@@ -37,6 +37,14 @@ final class GapReplay {
         self.backlog = backlog
     }
 
+    /// Learns the topology now, while the node named is up, so that on a
+    /// Redis Cluster a later replay finds the other nodes even when that
+    /// one is gone. A failure is left for the replay to meet and report.
+    func prepare() {
+        guard topology == nil, settings.sentinel == nil else { return }
+        topology = try? settings.topology(retryFor: settings.failoverWait)
+    }
+
     /// Prints, marked as replayed, every archived message of the watched
     /// rooms stamped from `from` on (before `until`, if given) that
     /// `admit` lets through, then sends
@@ -48,6 +56,9 @@ final class GapReplay {
         formatter: MessageFormatter, sink: OutputSink,
         admit: @escaping (MessageView) -> Bool, shouldStop: @escaping () -> RoomWardenError?
     ) throws(RoomWardenError) -> Outcome {
+        // Behind Redis Sentinel a gap may be a failover: the archives are
+        // read, and the marker sent, on the master the sentinels name now.
+        if settings.sentinel != nil { topology = nil }
         let t: Topology
         if let open = topology { t = open } else { t = try settings.topology(retryFor: settings.failoverWait) }
         topology = t
@@ -67,7 +78,7 @@ final class GapReplay {
             options.since = from
             options.until = until
             // Small pages: a replay runs while the live queue is full.
-            options.pageSize = 250
+            options.pageSize = 100
             var marked = formatter
             marked.marksReplayed = true
             let reader = HistoryReader(topology: t, options: options, formatter: marked, sink: sink)

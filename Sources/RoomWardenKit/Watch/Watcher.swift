@@ -43,6 +43,9 @@ public struct WatchOptions: Sendable {
     /// Start with a replay of the archives from this time (`--since`),
     /// Unix ms.
     public var since: Int64?
+    /// Also follow Redis 7 sharded pub/sub (`--sharded`): SSUBSCRIBE to
+    /// the shard channels the patterns match, on each shard's primary.
+    public var sharded = false
 
     public init() {}
 }
@@ -268,6 +271,8 @@ public final class Watcher {
             }
         } else if let since = options.since, linksOpened == 1 {
             _ = try fill(from: since, until: nil, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
+        } else if linksOpened == 1 {
+            replay?.prepare()
         }
         guard let held = holding else { return }
         holding = nil

@@ -20,6 +20,8 @@ final class PushDecoderTests: XCTestCase {
         s += Array("-NOPERM no channel access\r\n".utf8)
         s += frame([Array("pmessage".utf8), Array("room:*".utf8), Array("room:big".utf8), Array(repeating: 0x7A, count: 5000)])
         s += frame([Array("message".utf8), Array("message".utf8), Array("message".utf8)])
+        s += frame([Array("smessage".utf8), Array("room:sharded".utf8), Array("spublished".utf8)])
+        s += frame([Array("sunsubscribe".utf8), Array("room:sharded".utf8), Array(":0".utf8)])
         return s
     }
 
@@ -64,7 +66,8 @@ final class PushDecoderTests: XCTestCase {
         let got = try viaDecoder(bytes, cuts: [])
         XCTAssertEqual(messages(got), messages(expected))
         XCTAssertEqual(replies(got), replies(expected))
-        XCTAssertEqual(messages(got).count, 5)
+        XCTAssertEqual(messages(got).count, 6)
+        XCTAssertEqual(messages(got).last, PushMessage(pattern: nil, channel: Array("room:sharded".utf8), payload: Array("spublished".utf8)))
     }
 
     func testSameResultWhateverTheReadBoundaries() throws {
