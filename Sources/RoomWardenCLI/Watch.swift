@@ -103,6 +103,7 @@ extension RoomWarden {
             options.reconnect = !noReconnect
             options.archive = archive ? try archiveOptions.template() : nil
             options.archiveTemplate = try archiveOptions.template()
+            options.backlogTemplate = try archiveOptions.backlogTemplate()
             options.replayGaps = true
             options.since = since?.milliseconds(now: WallClock.nowMilliseconds())
             options.sharded = sharded

@@ -10,17 +10,7 @@ final class BacklogTests: XCTestCase {
     /// The recipe's chat backend: `MULTI; LPUSH <channel>:backlog <message>;
     /// PUBLISH <channel> <message>; EXEC`, one message at a time.
     private func recipeSays(_ channel: String, _ messages: [String]) throws {
-        let c = try server.connect()
-        for m in messages {
-            var batch = CommandBatch()
-            batch.add("MULTI")
-            batch.add("LPUSH", "\(channel):backlog", m)
-            batch.add("PUBLISH", channel, m)
-            batch.add("EXEC")
-            try c.append(batch)
-            let replies = try c.readReplies(4)
-            XCTAssertEqual(replies[3].elements?.count, 2, "EXEC ran LPUSH and PUBLISH")
-        }
+        for exec in try server.recipe(channel, messages) { XCTAssertEqual(exec.elements?.count, 2, "EXEC ran LPUSH and PUBLISH") }
     }
 
     private func lines(_ args: [String], env: [String: String] = [:]) throws -> [String] {

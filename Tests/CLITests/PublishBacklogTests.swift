@@ -9,16 +9,7 @@ import XCTest
 final class PublishBacklogTests: XCTestCase {
     /// What the recipe does for one message.
     private func recipePublish(_ room: String, _ message: String) throws {
-        let c = try server.connect()
-        var b = CommandBatch()
-        b.add("MULTI")
-        b.add("LPUSH", "\(room):backlog", message)
-        b.add("PUBLISH", room, message)
-        b.add("EXEC")
-        try c.append(b)
-        try c.flush()
-        let replies = try c.readReplies(4)
-        XCTAssertEqual(replies[3].elements?.count, 2, "the recipe's transaction ran")
+        XCTAssertEqual(try server.recipe(room, [message]).first?.elements?.count, 2, "the recipe's transaction ran")
     }
 
     private func backlog(_ room: String) throws -> [String] {

@@ -15,6 +15,22 @@ extension RedisServer {
         return total
     }
 
+    /// The seed recipe's chat backend: `MULTI; LPUSH <room>:backlog
+    /// <message>; PUBLISH <room> <message>; EXEC`, one message at a time.
+    /// Returns each EXEC's reply (two results when the transaction ran).
+    func recipe(_ room: String, _ messages: [String]) throws -> [Reply] {
+        let c = try connect()
+        return try messages.map { m in
+            var b = CommandBatch()
+            b.add("MULTI")
+            b.add("LPUSH", "\(room):backlog", m)
+            b.add("PUBLISH", room, m)
+            b.add("EXEC")
+            try c.append(b)
+            return try c.readReplies(4)[3]
+        }
+    }
+
     /// Publishes raw bytes; returns the receivers.
     @discardableResult
     func publish(_ channel: String, _ payload: [UInt8]) throws -> Int64 {

@@ -13,6 +13,10 @@ import Hiredis
 /// - An entry the archive already holds is not added: a message whose
 ///   publisher archived it (`roomwarden publish`) is skipped (see
 ///   `RecentArchive`).
+/// - A room kept the seed recipe's way (a list backlog at the backlog key
+///   and no sorted-set archive) gets the payloads themselves pushed the
+///   recipe's way, and what its publisher pushed already is not pushed
+///   again (see `BacklogPushes`). Each room's kind is looked up once.
 /// - What is given up (refused by the server, more than the backlog holds
 ///   while the link is down, or still unwritten when the watch ends) is
 ///   reported on stderr with its count, every time: at once, then at most
@@ -24,6 +28,7 @@ import Hiredis
 final class ArchiveWriter: @unchecked Sendable {
     private let settings: ConnectionSettings
     private let template: ArchiveKeyTemplate
+    private let backlog: BacklogKeyTemplate?
     private let capacity: Int
 
     // The printing thread's own.
@@ -49,10 +54,12 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// `capacity`: the most bytes of messages held while the link is
     /// down. A write waits for its reply up to the settings' `--timeout`,
-    /// then counts the link as lost.
-    init(settings: ConnectionSettings, template: ArchiveKeyTemplate, capacity: Int) {
+    /// then counts the link as lost. `backlog`: where the recipe's list
+    /// backlogs are (nil: every room gets a sorted set).
+    init(settings: ConnectionSettings, template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?, capacity: Int) {
         self.settings = settings
         self.template = template
+        self.backlog = backlog
         self.capacity = capacity
     }
 
@@ -134,6 +141,8 @@ final class ArchiveWriter: @unchecked Sendable {
         var connection: Connection?
         var recent = RecentArchive()
         var ids = MessageIDs()
+        var kinds = RoomKinds()
+        var pushes = BacklogPushes()
         var outage: Int64?
         while true {
             condition.lock()
@@ -157,8 +166,8 @@ final class ArchiveWriter: @unchecked Sendable {
                 do {
                     if connection == nil { connection = try settings.connect() }
                     guard let c = connection else { break }
-                    if batch == nil { batch = try prepare(records, on: c, recent: &recent, ids: &ids) }
-                    if let b = batch { try send(b, on: c, recent: &recent) }
+                    if batch == nil { batch = try prepare(records, on: c, kinds: &kinds, recent: &recent, ids: &ids) }
+                    if let b = batch { try send(b, on: c, recent: &recent, pushes: &pushes) }
                     if let since = outage {
                         printDiagnostic("--archive: the archive link to \(settings.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
                         outage = nil
@@ -197,17 +206,65 @@ final class ArchiveWriter: @unchecked Sendable {
 
 
     /// The ZADDs of one batch, built once so that a retry sends the very
-    /// same entries.
+    /// same entries; and the payloads for list backlogs, by room in order
+    /// (looked at again on each try).
     private struct Batch {
         var commands = CommandBatch()
         var written: [(key: [UInt8], member: [UInt8], score: Int64)] = []
+        var backlogs: [BacklogPushes.Pushes] = []
+    }
+
+    /// Where each room's messages go: its sorted-set archive, or the
+    /// recipe's list backlog where that exists and the archive does not
+    /// (the rule of `publish`), looked up once per room (writing thread).
+    private struct RoomKinds {
+        var backlogKeys: [[UInt8]: [UInt8]?] = [:]
+
+        /// Looks up the rooms not seen yet: two TYPEs each, one round trip.
+        mutating func learn(_ channels: [[UInt8]], template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?, on c: Connection) throws {
+            let unknown = channels.filter { backlogKeys[$0] == nil }
+            guard let backlog, !unknown.isEmpty else { return }
+            if backlogKeys.count > 100_000 { backlogKeys.removeAll() }
+            let replies = try c.pipeline(unknown.flatMap { [.type(key: template.key(for: $0)), .type(key: backlog.key(for: $0))] },
+                                         doing: "reading the archive key types")
+            for (n, channel) in unknown.enumerated() {
+                // Another type at the archive key: the ZADD reports it.
+                let target = try? ArchiveTarget.decide(Array(replies[2 * n..<2 * n + 2]), channel: channel, archive: template, backlog: backlog).0
+                if case .backlog(let key)? = target { backlogKeys[channel] = .some(key) } else { backlogKeys[channel] = .some(nil) }
+            }
+        }
+
+        /// The backlog key where the room's messages go, if it is one.
+        func backlogKey(_ channel: UnsafeRawBufferPointer) -> [UInt8]? {
+            backlogKeys[Array(channel)] ?? nil
+        }
     }
 
     /// Leaves out what the archive already holds; builds the rest.
-    private func prepare(_ records: Records, on c: Connection, recent: inout RecentArchive, ids: inout MessageIDs) throws -> Batch {
+    private func prepare(_ records: Records, on c: Connection, kinds: inout RoomKinds, recent: inout RecentArchive, ids: inout MessageIDs) throws -> Batch {
+        var channels: [[UInt8]] = []
+        var seen = Set<[UInt8]>()
+        records.messages.forEach { _, channel, _ in
+            let name = Array(channel)
+            if seen.insert(name).inserted { channels.append(name) }
+            return true
+        }
+        try kinds.learn(channels, template: template, backlog: backlog, on: c)
+        var batch = Batch()
+        var backlogIndex: [[UInt8]: Int] = [:]
         var wanted: [[UInt8]: (channel: [UInt8], oldest: Int64)] = [:]
         var i = 0
-        records.messages.forEach { _, channel, _ in
+        records.messages.forEach { _, channel, payload in
+            if let key = kinds.backlogKey(channel) {
+                if let at = backlogIndex[key] {
+                    batch.backlogs[at].payloads.append(Array(payload))
+                } else {
+                    backlogIndex[key] = batch.backlogs.count
+                    batch.backlogs.append(.init(key: key, payloads: [Array(payload)]))
+                }
+                i += 1
+                return true
+            }
             let key = template.key(for: channel)
             let ts = records.stamps[i]
             if let known = wanted[key] {
@@ -219,13 +276,13 @@ final class ArchiveWriter: @unchecked Sendable {
             return true
         }
         try recent.refresh(wanted, on: c)
-        var batch = Batch()
         var envelope: [UInt8] = []
         var id: [UInt8] = []
         i = 0
         records.messages.forEach { _, channel, payload in
             let ts = records.stamps[i]
             i += 1
+            if kinds.backlogKey(channel) != nil { return true }
             let key = template.key(for: channel)
             if recent.holds(key: key, payload: payload, ts: ts) { return true }
             envelope.removeAll(keepingCapacity: true)
@@ -245,11 +302,13 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// Sends one batch and checks every reply: a refused entry is given up
     /// and reported; a failed link throws (the batch is sent again).
-    private func send(_ batch: Batch, on c: Connection, recent: inout RecentArchive) throws {
-        guard batch.commands.count > 0 else { return }
-        try c.append(batch.commands)
-        let replies = try c.readReplies(batch.commands.count)
-        var refused: [String: Int] = [:]
+    private func send(_ batch: Batch, on c: Connection, recent: inout RecentArchive, pushes: inout BacklogPushes) throws {
+        var refused = try pushes.push(batch.backlogs, on: c)
+        var replies: [Reply] = []
+        if batch.commands.count > 0 {
+            try c.append(batch.commands)
+            replies = try c.readReplies(batch.commands.count)
+        }
         for (entry, reply) in zip(batch.written, replies) {
             if let line = reply.errorMessage {
                 refused[line, default: 0] += 1

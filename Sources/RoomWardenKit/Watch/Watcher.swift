@@ -37,6 +37,9 @@ public struct WatchOptions: Sendable {
     public var replayGaps = false
     /// Where the rooms' archives are, for replays.
     public var archiveTemplate: ArchiveKeyTemplate = .standard
+    /// Where the recipe's list backlogs are (`--backlog-key`): replays say
+    /// they cannot replay them, `--archive` pushes to them.
+    public var backlogTemplate: BacklogKeyTemplate? = .standard
     /// Start with a replay of the archives from this time (`--since`),
     /// Unix ms.
     public var since: Int64?
@@ -69,7 +72,7 @@ public final class Watcher {
     /// replayed gap) are not. Made by `init` when gaps are replayed.
     public private(set) var handoff: Handoff?
     private let replay: GapReplay?
-    private var recent = RecentLive()
+    private var recent: RecentLive
     /// Entries printed by replays, by identity (room and id, or room,
     /// payload and time), with their times: the next replay starts a
     /// little before its gap and must not print them again.
@@ -78,10 +81,6 @@ public final class Watcher {
     /// opening to its confirmation).
     private var holding: [MessageBatch]?
     private var linksOpened = 0
-    /// Rooms heard live (while gaps are replayed): those without an
-    /// archive are named when a gap's loss is reported.
-    private var roomsHeard = Set<[UInt8]>()
-    private var lastRoomHeard: [UInt8] = []
 
     public init(settings: ConnectionSettings, options: WatchOptions, formatter: MessageFormatter, sink: OutputSink) throws(RoomWardenError) {
         var options = options
@@ -93,7 +92,7 @@ public final class Watcher {
             options.markerChannel = handoff.markerChannel
             self.handoff = handoff
             replay = GapReplay(settings: settings, targets: options.patterns + options.channels.map { Glob.escaping(Array($0.utf8)) },
-                               template: options.archiveTemplate)
+                               template: options.archiveTemplate, backlog: options.backlogTemplate)
         } else {
             replay = nil
         }
@@ -107,8 +106,9 @@ public final class Watcher {
         // The marker channel brings copies only where a pattern matches it.
         let markerCopies = options.markerChannel.map { m in options.patterns.contains { Glob($0).matches(Array(m.utf8)) } } ?? false
         mayRepeat = options.patterns.count + options.channels.count > 1 || markerCopies
+        recent = RecentLive(marker: options.markerChannel, mayRepeat: mayRepeat)
         archive = options.archive.map {
-            ArchiveWriter(settings: settings, template: $0, capacity: min(options.bufferBytes, 64 << 20))
+            ArchiveWriter(settings: settings, template: $0, backlog: options.backlogTemplate, capacity: min(options.bufferBytes, 64 << 20))
         }
     }
 
@@ -202,13 +202,18 @@ public final class Watcher {
                     }
                 case .dropped(let n, let from, let to):
                     copies.reset()
+                    recent.reset()
                     try sink.flush()
                     let dropped = "buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to))"
                     if replay != nil && holding == nil {
                         // Refilled from the archives: those messages were
                         // received at `from` at the earliest.
-                        try refill(from: from, lostSince: from, subscribedAt: from, reporting: dropped,
+                        try refill(from: from, to: to, lostSince: from, subscribedAt: from, reporting: dropped,
                                    lost: "those to", unreplayable: "\(dropped): stdout was not read fast enough")
+                    } else if replay != nil {
+                        // Received while a new link was being confirmed:
+                        // the replay due then covers them.
+                        printDiagnostic("\(dropped); the replay under way covers them")
                     } else {
                         printDiagnostic("\(dropped): stdout was not read fast enough")
                     }
@@ -217,11 +222,15 @@ public final class Watcher {
                     printDiagnostic(text)
                 case .linkOpened:
                     copies.reset()
+                    recent.reset()
                     linksOpened += 1
                     if replay != nil && linksOpened > 1 && holding == nil { holding = [] }
                 case .subscribed(let at, let gap):
-                    handoff?.linkConfirmed(atMonotonic: at)
                     try caughtUp(gap)
+                    // Only after what the new link brought before its
+                    // confirmation (held until now): that may still be a
+                    // live copy of what an older read printed.
+                    handoff?.linkConfirmed(atMonotonic: at)
                 }
             }
             queue.release(released)
@@ -255,13 +264,13 @@ public final class Watcher {
             try sink.flush()
             let lost = "messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to))"
             if replay != nil {
-                try refill(from: gap.from, lostSince: gap.from, subscribedAt: gap.to, reporting: gap.regained,
+                try refill(from: gap.from, to: gap.to, lostSince: gap.from, subscribedAt: gap.to, reporting: gap.regained,
                            lost: lost + " to", unreplayable: "\(gap.regained); \(lost) were not received")
             } else {
                 printDiagnostic("\(gap.regained); \(lost) were not received")
             }
         } else if let since = options.since, linksOpened == 1 {
-            _ = try fill(from: since, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
+            _ = try fill(from: since, until: nil, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
         } else if linksOpened == 1 {
             replay?.prepare()
         }
@@ -270,20 +279,28 @@ public final class Watcher {
         for batch in held where printed < options.count ?? .max { try process(batch) }
     }
 
-    /// Replays what a gap or a full buffer lost (received from `from`
-    /// on) and reports it: `reporting` and what was replayed, then what
+    /// Replays what a gap or a full buffer lost (received from `from` to
+    /// `to`) and reports it: `reporting` and what was replayed, then what
     /// rooms heard without an archive lost (`lost` before their names);
     /// `unreplayable` (and why) if the archives could not be read.
-    private func refill(from: Int64, lostSince: Int64, subscribedAt: Int64, reporting: String, lost: String, unreplayable: String) throws(RoomWardenError) {
+    ///
+    /// The replay reads the archives from `margin` before the gap to
+    /// `margin` after it, not to their end: what was published later came
+    /// live (it waits in the queue, or a later drop replays it), and the
+    /// handoff drops the live copies of what both brought. So a replay's
+    /// work and memory follow the gap, not the traffic since.
+    private func refill(from: Int64, to: Int64, lostSince: Int64, subscribedAt: Int64, reporting: String, lost: String, unreplayable: String) throws(RoomWardenError) {
         do {
-            let done = try fill(from: from - GapReplay.margin, lostSince: lostSince, subscribedAt: subscribedAt)
+            let done = try fill(from: from - GapReplay.margin, until: to + GapReplay.margin, lostSince: lostSince, subscribedAt: subscribedAt)
             try sink.flush()
             let rooms = done.rooms.count
             var line = "\(reporting); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
-            let unarchived = roomsHeard.subtracting(done.rooms).map { String(decoding: $0, as: UTF8.self) }.sorted()
+            let unarchived = recent.rooms.subtracting(done.rooms).sorted { $0.lexicographicallyPrecedes($1) }
             if !unarchived.isEmpty {
-                let named = unarchived.prefix(5).joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
-                line += "; \(lost) \(named) (no archive) were not received"
+                let named = unarchived.prefix(5).map { room in
+                    String(decoding: room, as: UTF8.self) + (done.backlogs.contains(room) ? " (list backlog, no times)" : " (no archive)")
+                }.joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
+                line += "; \(lost) \(named) were not received"
             }
             printDiagnostic(line)
         } catch {
@@ -294,13 +311,13 @@ public final class Watcher {
 
     /// Replays the rooms' archives from `from` (skipping what was received
     /// live up to `lostSince`), then hands over to the live link.
-    private func fill(from: Int64, lostSince: Int64?, subscribedAt: Int64) throws(RoomWardenError) -> GapReplay.Outcome {
+    private func fill(from: Int64, until: Int64?, lostSince: Int64?, subscribedAt: Int64) throws(RoomWardenError) -> GapReplay.Outcome {
         guard let replay, let handoff, let queue else { return GapReplay.Outcome() }
         var receivedLive = lostSince == nil ? [:] : recent.received(since: from)
         replayedEntries = replayedEntries.filter { $0.value >= from }
         let limit = options.count ?? .max
         return try replay.run(
-            from: from, subscribedAt: subscribedAt, handoff: handoff, markerRefused: queue.subscription?.markerRefused,
+            from: from, until: until, subscribedAt: subscribedAt, handoff: handoff, markerRefused: queue.subscription?.markerRefused,
             formatter: formatter, sink: sink,
             admit: { [unowned self] view in
                 if printed >= limit { return false }
@@ -347,7 +364,6 @@ public final class Watcher {
         batch.forEach { (pattern, channel, payload) -> Bool in
             if mayRepeat && copies.isCopy(pattern: pattern, channel: channel, payload: payload) { return true }
             if let handoff, !handoff.admit(channel: channel, payload: payload) { return true }
-            if replay != nil && !channel.elementsEqual(lastRoomHeard) { hear(channel) }
             if !ignore.isEmpty && isIgnored(channel) { return true }
             if let grep, !grep.matches(payload) { return true }
             formatter.append(MessageView(ts: ts, channel: channel, pattern: pattern, payload: payload), to: &sink.buffer)
@@ -364,11 +380,6 @@ public final class Watcher {
         }
         if let writeFailure { throw writeFailure }
         try sink.flushIfFull()
-    }
-
-    private func hear(_ channel: UnsafeRawBufferPointer) {
-        lastRoomHeard = Array(channel)
-        if roomsHeard.count < 100_000 { roomsHeard.insert(lastRoomHeard) }
     }
 
     private func isIgnored(_ channel: UnsafeRawBufferPointer) -> Bool {
