@@ -69,24 +69,24 @@ final class PublishUnitTests: XCTestCase {
         try c.command("RPUSH", "room:t:backlog", "x3", "x2", "x1", "x0", "older").check()
         let head = BacklogHead(entries: ["x3", "x2", "x1", "x0"].map { Array($0.utf8) }, maxLength: nil)
         let sent = [batch(.backlog(key: key), lines: ["a", "b"]), batch(.backlog(key: key), lines: ["c"], firstLine: 3)]
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 0, "nothing pushed")
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 0, "nothing pushed")
         try c.command("LPUSH", "room:t:backlog", "a", "b").check()
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 1)
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 1)
         try c.command("LPUSH", "room:t:backlog", "c").check()
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 2)
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 2)
         try c.command("LPUSH", "room:t:backlog", "someone else").check()
-        XCTAssertNil(try head.executedPrefix(of: sent, key: key, on: c), "another writer pushed: cannot tell")
+        XCTAssertNil(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), "another writer pushed: cannot tell")
 
         // Trimmed to two: after "c" ran, the list is exactly [c, b].
         try c.command("DEL", "room:t:backlog").check()
         try c.command("RPUSH", "room:t:backlog", "c", "b").check()
         let trimmed = BacklogHead(entries: ["x1", "x0"].map { Array($0.utf8) }, maxLength: 2)
-        XCTAssertEqual(try trimmed.executedPrefix(of: sent, key: key, on: c), 2)
+        XCTAssertEqual(try trimmed.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 2)
         let alike = [batch(.backlog(key: key), lines: ["s"])]
         let sameHead = BacklogHead(entries: ["s", "s", "s", "s"].map { Array($0.utf8) }, maxLength: nil)
         try c.command("DEL", "room:t:backlog").check()
         try c.command("RPUSH", "room:t:backlog", "s", "s", "s", "s", "s", "s").check()
-        XCTAssertNil(try sameHead.executedPrefix(of: alike, key: key, on: c), "identical payloads: cannot tell")
+        XCTAssertNil(try sameHead.executedPrefix(of: alike, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), "identical payloads: cannot tell")
     }
 
     func testStopReportSaysWhatToDo() {
