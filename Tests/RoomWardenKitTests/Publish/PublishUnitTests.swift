@@ -108,4 +108,55 @@ final class PublishUnitTests: XCTestCase {
         XCTAssertEqual(json?["resume_line"] as? Int, 2)
         XCTAssertEqual(json?["summary"] as? String, "connection_lost")
     }
+
+    /// One batch of one message at `ts`, under `plan`.
+    private func single(_ plan: PublishPlan, ts: Int64, id: String) -> PublishBatch {
+        var b = PublishBatch(plan: plan, firstLine: 1)
+        Array(id.utf8).withUnsafeBytes { payload in
+            b.add(payload: payload, ts: ts) { $0 += Array(#"{"id":"\#(id)","ts":\#(ts)}"#.utf8) }
+        }
+        return b
+    }
+
+    /// After a switch, a batch is missing when its newest envelope is not
+    /// there, unless the publisher's own trims would have removed it by now.
+    func testRecheckAfterASwitchMindsTheTrims() throws {
+        let server = try RedisServer()
+        let c = try server.connect()
+        let link = TransactionLink(connection: c, node: "", clientID: nil)
+        let key = Array("room:t:archive".utf8)
+        func plan(retain: Int64? = nil, maxLength: Int? = nil) -> PublishPlan {
+            PublishPlan(channel: Array("room:t".utf8), target: .sortedSet(key: key), retainMilliseconds: retain, maxLength: maxLength)
+        }
+        let present = single(plan(), ts: 5000, id: "a")
+        try c.command([Array("ZADD".utf8), key, Array("5000".utf8), Array(present.member(0))]).check()
+        try c.command("ZADD", "room:t:archive", "5001", "other").check()
+        let lost = single(plan(), ts: 6000, id: "b")
+        XCTAssertEqual(try PublishBatch.missing([present, lost], key: key, plan: plan(), on: link), [false, true])
+        // --max-len 2, the archive full from 5000 on: 1000 was trimmed, 6000 is lost.
+        let old = single(plan(maxLength: 2), ts: 1000, id: "c")
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(maxLength: 2), on: link), [false, true])
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(maxLength: 3), on: link), [true, true],
+                       "not full: nothing was trimmed")
+        // --retain 100ms: 1000 is older than that before the newest batch.
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(retain: 100), on: link), [false, true])
+    }
+
+    /// The window of confirmed batches keeps the newest, within its age,
+    /// count and byte limits.
+    func testRecentWindowIsBounded() {
+        let p = PublishPlan(channel: Array("room:t".utf8), target: .sortedSet(key: Array("k".utf8)), retainMilliseconds: nil, maxLength: nil)
+        let size = single(p, ts: 0, id: "y0").size
+        var window = RecentTransactions<PublishBatch>(limits: RecheckWindow(milliseconds: 1000, count: 3, bytes: 1 << 20))
+        for i in 0..<5 { window.add(single(p, ts: Int64(i), id: "x\(i)"), at: Int64(i)) }
+        XCTAssertEqual(window.confirmed(since: 0).map { $0.ts[0] }, [2, 3, 4], "by count")
+        window.add(single(p, ts: 9, id: "late"), at: 2000)
+        XCTAssertEqual(window.confirmed(since: 0).map { $0.ts[0] }, [9], "by age")
+        XCTAssertEqual(window.confirmed(since: 2001).count, 0)
+        var small = RecentTransactions<PublishBatch>(limits: RecheckWindow(milliseconds: 1000, count: 100, bytes: 2 * size))
+        for i in 0..<5 { small.add(single(p, ts: Int64(i), id: "y\(i)"), at: Int64(i)) }
+        XCTAssertEqual(small.count, 2, "by bytes")
+        small.keepFound(since: 0, missing: [true, false])
+        XCTAssertEqual(small.confirmed(since: 0).map { $0.ts[0] }, [4], "the missing ones leave: they are sent again")
+    }
 }
