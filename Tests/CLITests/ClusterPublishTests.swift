@@ -141,6 +141,28 @@ final class ClusterPublishTests: XCTestCase {
         XCTAssertEqual(try archived(c, room), run.lines, "each line once, in order")
     }
 
+    /// A list backlog follows the failover too; having no ids, what it
+    /// confirmed last cannot be re-checked, and publish says so.
+    func testBacklogStreamAcrossAFailoverSaysItCannotBeRechecked() throws {
+        let c = try cluster()
+        let owner = try c.primaries()[0]
+        var room = ""
+        for i in 0..<10_000 {
+            room = "room:list-\(UUID().uuidString.prefix(4))-\(i)"
+            if try c.primary(forKey: "\(room):backlog").id == owner.id { break }
+        }
+        let key = "\(room):backlog"
+        XCTAssertEqual(try c.connect(to: owner).command("LPUSH", key, "before"), .integer(1))
+        let run = try PacedPublish(["publish", room, "-q"] + seed(owner))
+        run.waitForLines(300)
+        let promoted = try c.failover(replicaOf: owner)
+        let r = run.finish(linesAfter: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let list = try c.connect(to: promoted).command("LRANGE", key, "0", "-1").elements?.compactMap(\.string) ?? []
+        XCTAssertEqual(list, run.lines.reversed() + ["before"], "every line pushed once, in order")
+        XCTAssertTrue(r.stderr.contains("'\(key)' has no ids"), r.stderr)
+    }
+
     /// The owner crashes with writes its replica never got: the replica
     /// is stopped and cut off first, so what the primary confirms then is
     /// lost with it. publish finds the new primary, re-checks what was
@@ -217,6 +239,9 @@ final class PacedPublish {
         let deadline = Date().addingTimeInterval(60)
         while written < n && Date() < deadline { usleep(2000) }
     }
+
+    /// Waits until the publisher printed `n` lines (confirmed messages).
+    func waitForConfirmed(_ n: Int) -> Bool { process.waitForLines(n, timeout: 60) }
 
     /// Writes `linesAfter` more lines, ends the input, waits for the exit.
     func finish(linesAfter: Int, timeout: TimeInterval = 60) -> CLIResult {

@@ -415,6 +415,6 @@ public final class Publisher {
         guard lines > 0 else { return }
         resentLines += lines
         let span = Ledger.duration(options.recheckWindow.milliseconds)
-        printDiagnostic("\(change); \(lines == 1 ? "1 line" : "\(lines) lines") confirmed in the last \(span) before were missing there (Redis replicates asynchronously) and \(lines == 1 ? "was" : "were") sent again; \(lines == 1 ? "its" : "their") receivers may see \(lines == 1 ? "it" : "them") twice")
+        printDiagnostic("\(change); \(lines == 1 ? "1 line" : "\(lines) lines") confirmed in the last \(span) before, or in flight, \(lines == 1 ? "was" : "were") missing there (what a server had not yet replicated or saved is lost with it) and \(lines == 1 ? "was" : "were") sent again; \(lines == 1 ? "its" : "their") receivers may see \(lines == 1 ? "it" : "them") twice")
     }
 }

@@ -79,8 +79,10 @@ public final class ResumableTransactions<T: ResumableTransaction> {
         public var from: Endpoint
         /// The server now.
         public var to: Endpoint
-        /// The recent transactions it lacked, sent again; nil when they
-        /// could not be checked (no window, or `recheck` cannot tell).
+        /// The recent transactions it lacked, sent again, and the one in
+        /// flight if it was not found there (it may have run on the old
+        /// server); nil when they could not be checked (no window, or
+        /// `recheck` cannot tell).
         public var resent: [T]?
     }
 
@@ -381,6 +383,10 @@ public final class ResumableTransactions<T: ResumableTransaction> {
                         try fence(fresh, killing: old)
                     }
                     let toRecheck = fresh.node == recentNode ? nil : recent?.confirmed(since: started - (recent?.limits.milliseconds ?? 0))
+                    // On another server, one in flight that is not found may
+                    // have run on the old one (and been published) before it
+                    // was lost: it goes again all the same, and is told.
+                    var againAfterSwitch: [T] = []
                     if let sent = inFlight {
                         guard let ran = try check([sent.transaction], fresh) else {
                             throw giveUp(last, undecidable: true)
@@ -390,10 +396,11 @@ public final class ResumableTransactions<T: ResumableTransaction> {
                             if !settle(.foundExecuted(sent.transaction, resent: sent.resent)) { halted = true }
                         } else {
                             queued.insert(sent, at: 0)
+                            if fresh.node != recentNode { againAfterSwitch.append(sent.transaction) }
                         }
                     }
                     if fresh.node != recentNode {
-                        try recheckRecent(toRecheck ?? [], since: started, from: previous, on: fresh)
+                        try recheckRecent(toRecheck ?? [], inFlight: againAfterSwitch, since: started, from: previous, on: fresh)
                     }
                 } catch let failed as RedisError {
                     if failed.disposition != .lostLink { throw giveUp(describe(failed)) }
@@ -420,7 +427,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
 
     /// On a new server: looks for the transactions the old one confirmed
     /// lately, and queues the missing ones first, to be sent again.
-    private func recheckRecent(_ transactions: [T], since started: Int64, from previous: TransactionLink,
+    private func recheckRecent(_ transactions: [T], inFlight again: [T], since started: Int64, from previous: TransactionLink,
                                on fresh: TransactionLink) throws(RedisError) {
         let cutoff = started - (recent?.limits.milliseconds ?? 0)
         var resent: [T]?
@@ -428,7 +435,7 @@ public final class ResumableTransactions<T: ResumableTransaction> {
             let lost = zip(transactions, missing).filter { $0.1 }.map(\.0)
             recent?.keepFound(since: cutoff, missing: missing)
             queued.insert(contentsOf: lost.map { Pending(transaction: $0, resent: true) }, at: 0)
-            resent = lost
+            resent = lost + again
         }
         recentNode = fresh.node
         switched(Switch(from: previous.endpoint, to: fresh.endpoint, resent: resent))

@@ -159,4 +159,16 @@ final class PublishUnitTests: XCTestCase {
         small.keepFound(since: 0, missing: [true, false])
         XCTAssertEqual(small.confirmed(since: 0).map { $0.ts[0] }, [4], "the missing ones leave: they are sent again")
     }
+
+    /// A link knows its server by run_id: a restart at the same address is another server.
+    func testALinkKnowsItsServerByRunID() throws {
+        let server = try RedisServer()
+        let first = try TransactionLink.open(try server.connect())
+        XCTAssertEqual(first.node.count, 40, first.node)
+        XCTAssertNotNil(first.clientID)
+        XCTAssertEqual(try TransactionLink.open(try server.connect()).node, first.node)
+        server.kill9()
+        try server.start()
+        XCTAssertNotEqual(try TransactionLink.open(try server.connect()).node, first.node)
+    }
 }
