@@ -59,6 +59,13 @@ final class PublishUnitTests: XCTestCase {
         XCTAssertEqual(RedisError.server("LOADING Redis is loading the dataset in memory").disposition, .busy)
         XCTAssertEqual(RedisError.server("WRONGTYPE Operation against a key holding the wrong kind of value").disposition, .refused)
         XCTAssertEqual(RedisError.server("OOM command not allowed when used memory > 'maxmemory'.").disposition, .refused)
+        // Ran nothing, and the node is not the one: ask the topology, go there.
+        for line in ["MOVED 3999 127.0.0.1:6381", "ASK 3999 127.0.0.1:6381", "READONLY You can't write against a read only replica."] {
+            XCTAssertEqual(RedisError.server(line).disposition, .redirected, line)
+        }
+        for line in ["TRYAGAIN Multiple keys request during rehashing of slot", "CLUSTERDOWN The cluster is down"] {
+            XCTAssertEqual(RedisError.server(line).disposition, .busy, line)
+        }
     }
 
     /// The list's head decides: exactly one expectation must match.
