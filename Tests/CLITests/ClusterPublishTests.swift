@@ -111,12 +111,13 @@ final class ClusterPublishTests: XCTestCase {
         let c = try cluster()
         let owner = try c.primaries()[1]
         let room = try room(c, prefix: "room:failover-\(UUID().uuidString.prefix(6))", on: owner)
-        let run = try PacedPublish(["publish", room, "-q"] + seed(owner))
-        run.waitForLines(500)
+        let run = try PacedPublish(["publish", room] + seed(owner))
+        XCTAssertTrue(run.waitForConfirmed(300))
         let promoted = try c.failover(replicaOf: owner)
         XCTAssertNotEqual(promoted.id, owner.id)
         let r = run.finish(linesAfter: 500)
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, run.written, "one receivers line per line, none twice")
         XCTAssertEqual(try c.primary(forKey: "\(room):archive").id, promoted.id)
         XCTAssertEqual(try archived(c, room), run.lines, "each line once, in order")
         XCTAssertTrue(r.stderr.contains("resumed"), r.stderr)
@@ -128,15 +129,23 @@ final class ClusterPublishTests: XCTestCase {
         let primaries = try c.primaries()
         let room = try room(c, prefix: "room:migrate-\(UUID().uuidString.prefix(6))", on: primaries[0])
         let slot = try c.keySlot("\(room):archive")
-        let run = try PacedPublish(["publish", room, "-q"] + seed(primaries[2]))
-        run.waitForLines(500)
+        let asked = { () throws -> Int in
+            let stats = try c.server(primaries[1]).run("INFO", "commandstats").string ?? ""
+            guard let r = stats.range(of: "cmdstat_asking:calls=") else { return 0 }
+            return Int(stats[r.upperBound...].prefix { $0.isNumber }) ?? 0
+        }
+        let askedBefore = try asked()
+        let run = try PacedPublish(["publish", room] + seed(primaries[2]))
+        XCTAssertTrue(run.waitForConfirmed(300))
         let migration = try c.beginMigration(slot: slot, from: primaries[0], to: primaries[1])
-        usleep(300_000)  // MIGRATING and IMPORTING, the key still on the source
+        XCTAssertTrue(run.waitForConfirmed(run.confirmed + 200), "MIGRATING and IMPORTING, the key still on the source")
         XCTAssertGreaterThan(try migration.moveKeys(), 0)
-        run.waitForLines(run.written + 300)  // the key moved, the slot not yet: ASK
+        XCTAssertTrue(run.waitForConfirmed(run.confirmed + 200), "the key moved, the slot not yet: ASK")
+        XCTAssertGreaterThan(try asked(), askedBefore, "transactions went to the importing node with ASKING")
         try migration.finish()
         let r = run.finish(linesAfter: 300)  // then MOVED
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, run.written, "one receivers line per line, none twice")
         XCTAssertEqual(try c.primary(forSlot: slot).id, primaries[1].id)
         XCTAssertEqual(try archived(c, room), run.lines, "each line once, in order")
     }
@@ -153,11 +162,12 @@ final class ClusterPublishTests: XCTestCase {
         }
         let key = "\(room):backlog"
         XCTAssertEqual(try c.connect(to: owner).command("LPUSH", key, "before"), .integer(1))
-        let run = try PacedPublish(["publish", room, "-q"] + seed(owner))
-        run.waitForLines(300)
+        let run = try PacedPublish(["publish", room] + seed(owner))
+        XCTAssertTrue(run.waitForConfirmed(300))
         let promoted = try c.failover(replicaOf: owner)
         let r = run.finish(linesAfter: 300)
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, run.written, "one receivers line per line, none twice")
         let list = try c.connect(to: promoted).command("LRANGE", key, "0", "-1").elements?.compactMap(\.string) ?? []
         XCTAssertEqual(list, run.lines.reversed() + ["before"], "every line pushed once, in order")
         XCTAssertTrue(r.stderr.contains("'\(key)' has no ids"), r.stderr)
@@ -172,8 +182,8 @@ final class ClusterPublishTests: XCTestCase {
         let owner = try c.primaries()[2]
         let replica = try XCTUnwrap(try c.replicas(of: owner).first)
         let room = try room(c, prefix: "room:crash-\(UUID().uuidString.prefix(6))", on: owner)
-        let run = try PacedPublish(["publish", room, "-q"] + seed(owner))
-        run.waitForLines(500)
+        let run = try PacedPublish(["publish", room] + seed(owner))
+        XCTAssertTrue(run.waitForConfirmed(300))
         let direct = try c.connect(to: owner, timeout: .seconds(5))
         let key = "\(room):archive"
         try c.server(replica).pause()
@@ -186,6 +196,7 @@ final class ClusterPublishTests: XCTestCase {
         try c.server(replica).resume()
         let r = run.finish(linesAfter: 300, timeout: 60)
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.lines.count, run.written, "one receivers line per line, none twice")
         XCTAssertEqual(try c.primary(forKey: "\(room):archive").id, replica.id)
         XCTAssertEqual(try archived(c, room), run.lines, "each line once, in order, the lost ones sent again")
         let resent = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.contains("sent again") }, r.stderr)
@@ -234,14 +245,12 @@ final class PacedPublish {
     /// Every line written, in order.
     var lines: [String] { (0..<written).map { "\(tag) line \($0 + 1)" } }
 
-    /// Waits until `n` lines are written.
-    func waitForLines(_ n: Int) {
-        let deadline = Date().addingTimeInterval(60)
-        while written < n && Date() < deadline { usleep(2000) }
-    }
-
     /// Waits until the publisher printed `n` lines (confirmed messages).
+    @discardableResult
     func waitForConfirmed(_ n: Int) -> Bool { process.waitForLines(n, timeout: 60) }
+
+    /// Lines the publisher printed so far (without -q: one per confirmed message).
+    var confirmed: Int { process.stdoutSoFar.lazy.filter { $0 == 0x0A }.count }
 
     /// Writes `linesAfter` more lines, ends the input, waits for the exit.
     func finish(linesAfter: Int, timeout: TimeInterval = 60) -> CLIResult {
