@@ -72,10 +72,15 @@ public final class OneMessage: MessageSource {
 
 /// Publishes and archives (SPEC §6): messages go in batches, each one
 /// transaction, one in flight while the next is read and encoded; a batch
-/// goes out as soon as the input pauses. A lost connection is retried and
-/// what was in flight is checked, so every message is archived exactly
-/// once and published at most once. When it stops short, it throws
-/// `PublishStopped`, which says what was confirmed and where to resume.
+/// goes out as soon as the input pauses. Transactions go where the
+/// archive key lives (`PublishRoute`: the server named, the Redis Cluster
+/// primary of its slot, the sentinels' master, SPEC §10, §11). A lost
+/// connection or a redirection is followed and what was in flight is
+/// checked, so every message is archived exactly once and published at
+/// most once; after a switch to another server, what it may have lost is
+/// checked and sent again (published twice, at worst). When it stops
+/// short, it throws `PublishStopped`, which says what was confirmed and
+/// where to resume.
 public final class Publisher {
     private let settings: ConnectionSettings
     private let options: PublishOptions
