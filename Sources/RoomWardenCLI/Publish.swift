@@ -161,7 +161,11 @@ extension RoomWarden {
             if let outputFailure { throw outputFailure }
             if publisher.reconnects > 0 {
                 let times = publisher.reconnects == 1 ? "once" : "\(publisher.reconnects) times"
-                printDiagnostic("the connection to Redis at \(settings.endpoint) was lost \(times) and resumed each time; nothing was sent twice")
+                let redis = publisher.followsTopology ? "Redis" : "Redis at \(publisher.endpoint)"
+                let twice = publisher.resentLines == 0 ? "nothing was sent twice"
+                    : "\(publisher.resentLines) \(publisher.resentLines == 1 ? "line" : "lines") that a new server lacked \(publisher.resentLines == 1 ? "was" : "were") sent again (see above)"
+                let lost = publisher.followsTopology ? "lost or moved" : "lost"
+                printDiagnostic("the connection to \(redis) was \(lost) \(times) and resumed each time; \(twice)")
             }
         }
     }

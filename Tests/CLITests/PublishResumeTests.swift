@@ -123,6 +123,25 @@ final class PublishResumeTests: XCTestCase {
         XCTAssertEqual(try archivedMessages(own, key: "\(room):archive"), ["one", "two", "three"])
     }
 
+    /// A server restarted at the same address without its data (another
+    /// run_id): publish re-checks the lines it confirmed in the last 30
+    /// seconds and sends them again; every line is archived once.
+    func testRestartedServerGetsTheRecentLinesAgain() throws {
+        let own = try RedisServer()
+        let room = "room:restarted"
+        let run = try PacedPublish(["publish", room] + own.socketArguments)
+        XCTAssertTrue(run.waitForConfirmed(300), "300 lines confirmed")
+        own.kill9()
+        try own.start()
+        let r = run.finish(linesAfter: 300)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try archivedMessages(own, key: "\(room):archive"), run.lines, "each line once, in order")
+        let resent = try XCTUnwrap(r.stderr.split(separator: "\n").first { $0.contains("were sent again") }, r.stderr)
+        XCTAssertGreaterThanOrEqual(Int(resent.split(separator: ";")[1].split(separator: " ")[0]) ?? 0, 300, String(resent))
+        XCTAssertEqual(r.stdout.split(separator: 0x0A).count, run.written, "one receivers line per line, none twice")
+        XCTAssertTrue(r.stderr.contains("receivers may see them twice"), r.stderr)
+    }
+
     /// A script holds the server for a second and a half: meanwhile every
     /// transaction is answered BUSY and runs nothing. publish waits and
     /// sends it again on the same link: each line once.

@@ -48,11 +48,11 @@ struct BacklogHead {
     }
 
     /// How many of `sent` (oldest first) were pushed, read from the list on
-    /// `connection`; nil when the list cannot tell.
-    func executedPrefix(of sent: [PublishBatch], key: [UInt8], on connection: Connection) throws(RedisError) -> Int? {
+    /// `link`; nil when the list cannot tell.
+    func executedPrefix(of sent: [PublishBatch], key: [UInt8], on link: TransactionLink) throws(RedisError) -> Int? {
         let expectations = (0...sent.count).map { after(sent[..<$0]) }
         let window = (expectations.map(\.known.count).max() ?? 0) + 1
-        let reply = try connection.command(.lrange(key: key, start: 0, stop: window - 1)).check()
+        let reply = try link.run([.lrange(key: key, start: 0, stop: window - 1)])[0].check()
         let head = (reply.elements ?? []).compactMap(\.bytes)
         let matches = expectations.indices.filter { i in
             let e = expectations[i]
@@ -67,12 +67,38 @@ extension PublishBatch {
     /// newest whose last envelope is there (a batch runs whole or not at
     /// all, and in order). The last envelope of a batch is its newest, the
     /// last one any trim of this publisher removes.
-    static func executedPrefix(of sent: [PublishBatch], key: [UInt8], on connection: Connection) throws(RedisError) -> Int {
-        for batch in sent {
-            try connection.append(.zscore(key: key, member: Array(batch.member(batch.count - 1))))
-        }
-        let replies = try connection.readReplies(sent.count)
+    static func executedPrefix(of sent: [PublishBatch], key: [UInt8], on link: TransactionLink) throws(RedisError) -> Int {
+        let replies = try link.run(sent.map { .zscore(key: key, member: Array($0.member($0.count - 1))) })
         for r in replies { try r.check() }
         return (replies.lastIndex { $0.bytes != nil }).map { $0 + 1 } ?? 0
+    }
+
+    /// Which of `batches`, confirmed earlier by another server, are missing
+    /// from the sorted set at `key` on `link`'s server (one member per
+    /// batch: a transaction replicates whole or not at all). A batch that
+    /// the publisher's own trims would have removed by now is not missing:
+    /// older than `--retain` before the newest, or, with `--max-len`, below
+    /// the oldest entry of an archive that is full.
+    static func missing(
+        _ batches: [PublishBatch], key: [UInt8], plan: PublishPlan, on link: TransactionLink
+    ) throws(RedisError) -> [Bool] {
+        var commands: [Command] = batches.map { .zscore(key: key, member: Array($0.member($0.count - 1))) }
+        if plan.maxLength != nil {
+            commands += [.zcard(key: key), Command("ZRANGE", [key, Array("0".utf8), Array("0".utf8), Array("WITHSCORES".utf8)])]
+        }
+        let replies = try link.run(commands)
+        for r in replies { try r.check() }
+        var floor: Int64?
+        if let maxLength = plan.maxLength, let card = replies[batches.count].integer, card >= Int64(maxLength),
+           let lowest = replies[batches.count + 1].elements, lowest.count == 2, let text = lowest[1].string {
+            floor = Int64(text) ?? Double(text).map { Int64($0) }
+        }
+        let newest = batches.compactMap(\.ts.last).max() ?? 0
+        return batches.indices.map { i in
+            guard replies[i].bytes == nil, let ts = batches[i].ts.last else { return false }
+            if let retain = plan.retainMilliseconds, ts < newest - retain { return false }
+            if let floor, ts < floor { return false }
+            return true
+        }
     }
 }

@@ -151,13 +151,13 @@ struct PublishBatch: ResumableTransaction {
             return outcome(of: direct, refusal: line)
         }
         if let line = queueError {
-            // EXECABORT: nothing ran.
-            if RedisError.server(line).disposition == .busy { throw .server(line) }
+            // EXECABORT: nothing ran. Not here or not now: elsewhere, or later.
+            if RedisError.server(line).disposition != .refused { throw .server(line) }
             return PublishOutcome(count: count, refusal: .init(line: line, published: false, archived: false))
         }
         guard let results = exec.elements else {
             let line = exec.errorMessage ?? "EXEC did not run the transaction"
-            if RedisError.server(line).disposition == .busy { throw .server(line) }
+            if RedisError.server(line).disposition != .refused { throw .server(line) }
             return PublishOutcome(count: count, refusal: .init(line: line, published: false, archived: false))
         }
         guard results.count == commands else {

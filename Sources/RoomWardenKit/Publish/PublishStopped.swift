@@ -129,7 +129,7 @@ struct Ledger {
         _ batch: PublishBatch, _ receivers: [Int64?], head: inout BacklogHead, reportIDs: Bool,
         report: (Published) -> Void
     ) {
-        confirmedThrough = batch.lastLine
+        confirmedThrough = max(confirmedThrough, batch.lastLine)
         if case .backlog = target { head.pushed(batch) }
         for i in 0..<batch.count {
             let id = reportIDs ? batch.id(i).map { String(decoding: $0, as: UTF8.self) } : nil
@@ -179,8 +179,11 @@ struct Ledger {
         let doubt = inDoubt.isEmpty ? nil : (inDoubt[0].firstLine...inDoubt[inDoubt.count - 1].lastLine)
         var archives = true
         if case .none = target { archives = false }
-        return PublishStopped(error: error, outcome: outcome, confirmed: confirmedThrough, inDoubt: doubt,
-                              publishedNotArchived: publishedNotArchived, resumeLine: confirmedThrough + 1,
+        // Lines sent again after a switch and left unsent or in doubt were
+        // confirmed once, but the new server lacks them: resume there.
+        let confirmed = min(confirmedThrough, ((inDoubt + unsent).map(\.firstLine).min() ?? .max) - 1)
+        return PublishStopped(error: error, outcome: outcome, confirmed: confirmed, inDoubt: doubt,
+                              publishedNotArchived: publishedNotArchived, resumeLine: confirmed + 1,
                               archives: archives)
     }
 

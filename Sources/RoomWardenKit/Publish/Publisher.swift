@@ -19,6 +19,9 @@ public struct PublishOptions: Sendable {
     public var batchBytes = 4 << 20
     /// How long a lost connection is retried (`--retry-for`).
     public var retry = RetryPolicy(budgetMilliseconds: 30_000)
+    /// Which confirmed batches are checked again on a new server after a
+    /// switch (sorted-set archives).
+    public var recheckWindow = RecheckWindow.standard
     /// Whether `Published.id` is wanted (JSON output); making it costs a
     /// string per message.
     public var reportIDs = true
@@ -69,15 +72,19 @@ public final class OneMessage: MessageSource {
 
 /// Publishes and archives (SPEC §6): messages go in batches, each one
 /// transaction, one in flight while the next is read and encoded; a batch
-/// goes out as soon as the input pauses. A lost connection is retried and
-/// what was in flight is checked, so every message is archived exactly
-/// once and published at most once. When it stops short, it throws
-/// `PublishStopped`, which says what was confirmed and where to resume.
+/// goes out as soon as the input pauses. Transactions go where the
+/// archive key lives (`PublishRoute`: the server named, the Redis Cluster
+/// primary of its slot, the sentinels' master, SPEC §10, §11). A lost
+/// connection or a redirection is followed and what was in flight is
+/// checked, so every message is archived exactly once and published at
+/// most once; after a switch to another server, what it may have lost is
+/// checked and sent again (published twice, at worst). When it stops
+/// short, it throws `PublishStopped`, which says what was confirmed and
+/// where to resume.
 public final class Publisher {
     private let settings: ConnectionSettings
     private let options: PublishOptions
     private let interruption: Interruption?
-    private var connection: Connection?
     private var ids = MessageIDs()
     private let fromBytes: [UInt8]?
     /// The newest time given so far: times never go back within a run, so
@@ -86,6 +93,17 @@ public final class Publisher {
 
     /// How many times the last `publish` lost the connection and resumed.
     public private(set) var reconnects = 0
+    /// How many lines the last `publish` sent again because a new server
+    /// (after a failover or a restart) lacked them.
+    public private(set) var resentLines = 0
+    /// The server publish talked to last.
+    public var endpoint: Endpoint { route?.current ?? settings.endpoint }
+    /// Whether it follows a Redis Cluster or sentinels (not just the
+    /// server named).
+    public var followsTopology: Bool {
+        if case .single? = route?.kind { return false }
+        return route != nil
+    }
 
     /// Largest argument Redis takes by default (`proto-max-bulk-len`).
     static let maxArgument = 512 << 20
@@ -97,23 +115,38 @@ public final class Publisher {
         fromBytes = options.from.map { Array($0.utf8) }
     }
 
-    /// Connects and decides where `channel`'s messages are kept (one round
-    /// trip). A list backlog with `--retain` is a usage error (exit 64);
-    /// another type at the archive key is refused (exit 65): nothing is
-    /// published either way.
+    /// Connects and decides where `channel`'s messages are kept: one round
+    /// trip on a single server, which also asks what the server is (`INFO
+    /// server`: a Redis Cluster node, and the run id that tells a restarted
+    /// server apart) and the link's `CLIENT ID`. On a cluster, the map is
+    /// read next and the room's keys are looked at on their owners; behind
+    /// sentinels, the master is found first. A list backlog with `--retain`
+    /// is a usage error (exit 64); another type at the archive key is
+    /// refused (exit 65): nothing is published either way.
     public func prepare(channel: [UInt8]) throws(RoomWardenError) -> ArchiveTarget {
         let name = String(decoding: channel, as: UTF8.self)
-        var connection = try settings.connect()
+        var connection: Connection
+        if var sentinels = settings.sentinel {
+            sentinels.connectTimeout = settings.connectTimeout
+            let topology = try SentinelTopology(resolver: SentinelResolver(settings: sentinels), connect: settings.connector,
+                                                retryFor: retryDuration, retryFlag: "--retry-for")
+            connection = try topology.connection()
+            route = PublishRoute(.sentinel(topology), current: connection.endpoint)
+        } else {
+            connection = try settings.connect()
+            route = PublishRoute(.single(settings), current: connection.endpoint)
+        }
         // Publishing only: nothing to look at, and nothing a lost link
         // could be checked against (so no CLIENT ID either): no round trip.
+        // On a cluster any node will do: classic pub/sub is cluster-wide.
         guard options.archive != nil else {
-            self.connection = connection
+            link = TransactionLink(connection: connection, node: connection.endpoint.description, clientID: nil)
             return .none
         }
         var outageStarted: Int64?
         var attempt = 0
         while true {
-            let looked: (ArchiveTarget, head: [[UInt8]])
+            let looked: LookedUp
             do {
                 looked = try lookUp(channel: channel, on: connection)
             } catch where error.isConnectionFailure {
@@ -122,51 +155,135 @@ public final class Publisher {
                 let started = outageStarted ?? Monotonic.milliseconds()
                 outageStarted = started
                 var unreachable: RoomWardenError?
+                let again = { [self] () throws(RoomWardenError) -> Connection in
+                    if case .sentinel(let topology)? = route?.kind {
+                        var budget = RetryBudget(.zero)
+                        return try topology.reresolve(budget: &budget)
+                    }
+                    return try settings.connect()
+                }
                 do {
                     connection = try options.retry.reconnect(
                         outageStarted: started, attempt: &attempt, interruption: interruption, lastFailure: &unreachable,
-                        connect: { () throws(RoomWardenError) -> Connection in try settings.connect() })
+                        connect: again)
                 } catch {
                     switch error {
                     case .interrupted(let sig): throw RoomWardenError(exitCode: 128 + sig, "interrupted; nothing was published")
                     case .refused(let refused): throw refused
                     case .budgetSpent:
                         let what = RoomWardenError.from(lost, doing: "looking at the archive before publishing to \(name)",
-                                                        endpoint: settings.endpoint).message
+                                                        endpoint: connection.endpoint).message
                         let notBack = Ledger.notBack(options.retry, last: unreachable ?? .unreachable("\(lost)"), cause: lost)
                         throw .unreachable("\(what); \(notBack); nothing was published")
                     }
                 }
                 continue
             } catch {
-                if case .server(let line) = error, let type = ArchiveTarget.wrongType(line), let archive = options.archive {
-                    let key = String(decoding: archive.key(for: channel), as: UTF8.self)
-                    throw .data("archive key '\(key)' holds a \(type), not a sorted set or a list; nothing was published; use --archive-key or another channel")
-                }
-                throw RoomWardenError.from(error, doing: "looking at the archive of \(name)", endpoint: settings.endpoint)
+                throw described(error, channel: channel, endpoint: connection.endpoint)
             }
-            let (target, head) = looked
+            var (target, head) = looked.decided
+            if looked.mode == "sentinel" {
+                let seed = connection.endpoint
+                throw .usage("\(seed) is a Redis Sentinel, not a data node: use --sentinel \(seed) --master NAME, or -u redis-sentinel://\(seed)#NAME")
+            }
+            var served = TransactionLink(connection: connection, node: looked.node, clientID: looked.clientID)
+            if looked.mode == "cluster", case .single? = route?.kind {
+                let cluster = try ClusterTopology(seed: connection, connect: settings.connector, retryFor: retryDuration, retryFlag: "--retry-for")
+                route = PublishRoute(.cluster(cluster), current: connection.endpoint)
+                if looked.redirected {
+                    // The node named does not serve the room's keys: look on their owners.
+                    (target, head) = try lookUp(channel: channel, in: cluster)
+                    guard let key = target.key, let route else { preconditionFailure("a target with a key") }
+                    route.key = key
+                    served = try route.open(try cluster.connection(forKey: key))
+                }
+            }
+            if let key = target.key { route?.key = key }
             if case .backlog(let key) = target, options.retainMilliseconds != nil {
                 throw .usage("--retain keeps entries by time, but \(name)'s messages go to the list backlog '\(String(decoding: key, as: UTF8.self))', which has no times: use --max-len")
             }
             backlogHead = BacklogHead(entries: head, maxLength: options.maxLength)
-            self.connection = connection
+            link = served
             return target
         }
     }
 
-    /// One round trip: the link's CLIENT ID, then the archive's keys.
-    private func lookUp(channel: [UInt8], on connection: Connection) throws(RedisError) -> (ArchiveTarget, head: [[UInt8]]) {
-        guard let archive = options.archive else { return (.none, []) }
+    /// What the first round trip found.
+    private struct LookedUp {
+        var decided: (ArchiveTarget, head: [[UInt8]])
+        /// `redis_mode` of `INFO server`: standalone, cluster, sentinel (or
+        /// empty when INFO was refused).
+        var mode: String
+        var node: String
+        var clientID: Int64?
+        /// A key look-up was redirected (a cluster node that does not own it).
+        var redirected: Bool
+    }
+
+    /// One round trip: what the server is, the link's CLIENT ID, then the
+    /// archive's keys.
+    private func lookUp(channel: [UInt8], on connection: Connection) throws(RedisError) -> LookedUp {
+        guard let archive = options.archive else { preconditionFailure("--no-archive looks nothing up") }
+        try connection.append(.info("server"))
         try connection.append(.clientID)
         let lookups = ArchiveTarget.lookups(channel: channel, archive: archive, backlog: options.backlog)
         for command in lookups { try connection.append(command) }
-        let replies = try connection.readReplies(1 + lookups.count)
-        clientID = replies[0].integer
-        return try ArchiveTarget.decide(Array(replies.dropFirst()), channel: channel, archive: archive, backlog: options.backlog)
+        let replies = try connection.readReplies(2 + lookups.count)
+        let info = ServerInfo(replies[0])
+        let keyReplies = Array(replies.dropFirst(2))
+        let redirected = keyReplies.contains { $0.errorMessage.flatMap { ServerErrorAction(errorLine: $0) } != nil }
+        let decided: (ArchiveTarget, head: [[UInt8]])
+        if redirected {
+            decided = (.none, [])
+        } else {
+            decided = try ArchiveTarget.decide(keyReplies, channel: channel, archive: archive, backlog: options.backlog)
+        }
+        return LookedUp(decided: decided, mode: info.field("redis_mode") ?? "",
+                        node: TransactionLink.node(infoServer: replies[0], endpoint: connection.endpoint),
+                        clientID: replies[1].integer, redirected: redirected)
     }
 
-    private var clientID: Int64?
+    /// The archive's keys looked at on the cluster primaries that own them,
+    /// following redirections and failovers (within `--retry-for`).
+    private func lookUp(channel: [UInt8], in cluster: ClusterTopology) throws(RoomWardenError) -> (ArchiveTarget, head: [[UInt8]]) {
+        guard let archive = options.archive else { preconditionFailure("--no-archive looks nothing up") }
+        let name = String(decoding: channel, as: UTF8.self)
+        var types: [Reply] = []
+        var heads: [Reply] = []
+        for key in [archive.key(for: channel), options.backlog.key(for: channel)] {
+            let replies = try cluster.perform(slot: KeySlot.of(key), doing: "looking at the archive of \(name)") {
+                (a: ClusterAttempt) throws(RedisError) -> [Reply] in
+                let replies = try TransactionLink(connection: a.connection, node: "", clientID: nil, asking: a.asking)
+                    .run([.type(key: key), .lrange(key: key, start: 0, stop: ArchiveTarget.headLength - 1)])
+                for reply in replies {
+                    if let line = reply.errorMessage, ServerErrorAction(errorLine: line) != nil { throw .server(line) }
+                }
+                return replies
+            }
+            types.append(replies[0])
+            heads.append(replies[1])
+        }
+        do {
+            return try ArchiveTarget.decide(types + heads, channel: channel, archive: archive, backlog: options.backlog)
+        } catch {
+            throw described(error, channel: channel, endpoint: cluster.owner(ofKey: archive.key(for: channel))?.endpoint ?? settings.endpoint)
+        }
+    }
+
+    /// A look-up's failure in the user's words.
+    private func described(_ error: RedisError, channel: [UInt8], endpoint: Endpoint) -> RoomWardenError {
+        if case .server(let line) = error, let type = ArchiveTarget.wrongType(line), let archive = options.archive {
+            let key = String(decoding: archive.key(for: channel), as: UTF8.self)
+            return .data("archive key '\(key)' holds a \(type), not a sorted set or a list; nothing was published; use --archive-key or another channel")
+        }
+        return RoomWardenError.from(error, doing: "looking at the archive of \(String(decoding: channel, as: UTF8.self))", endpoint: endpoint)
+    }
+
+    /// `--retry-for` as a Duration, for the topologies.
+    private var retryDuration: Duration { .milliseconds(options.retry.budgetMilliseconds) }
+
+    private var route: PublishRoute?
+    private var link: TransactionLink?
     private var backlogHead = BacklogHead(entries: [], maxLength: nil)
 
     /// Publishes every message of `input` to `channel`, calling `report` for
@@ -178,16 +295,16 @@ public final class Publisher {
         idle: () throws(RoomWardenError) -> Void = {},
         report: (Published) -> Void
     ) throws(PublishStopped) {
-        guard let connection else { preconditionFailure("prepare(channel:) first") }
+        guard let link, let route else { preconditionFailure("prepare(channel:) first") }
         let plan = PublishPlan(channel: channel, target: target, retainMilliseconds: options.retainMilliseconds,
                                maxLength: options.maxLength)
         let channelName = String(decoding: channel, as: UTF8.self)
-        let settings = self.settings
         var ledger = Ledger(target: target, channel: channelName, numbered: input.numbered)
+        var window: RecheckWindow?
+        if case .sortedSet = target { window = options.recheckWindow }
         let engine = ResumableTransactions<PublishBatch>(
-            connection: connection, clientID: clientID, maxSize: options.batchBytes, policy: options.retry,
-            interruption: interruption,
-            reconnect: { () throws(RoomWardenError) -> Connection in try settings.connect() },
+            link: link, maxSize: options.batchBytes, policy: options.retry, interruption: interruption, window: window,
+            reconnect: { (failure) throws(RoomWardenError) -> TransactionLink in try route.reconnect(after: failure) },
             check: { [self] (sent, fresh) throws(RedisError) -> Int? in
                 switch target {
                 case .sortedSet(let key): return try PublishBatch.executedPrefix(of: sent, key: key, on: fresh)
@@ -195,17 +312,24 @@ public final class Publisher {
                 case .none: return nil
                 }
             },
+            recheck: { (batches, fresh) throws(RedisError) -> [Bool]? in
+                guard case .sortedSet(let key) = target else { return nil }
+                return try PublishBatch.missing(batches, key: key, plan: plan, on: fresh)
+            },
+            switched: { [self] moved in noteSwitch(moved, target: target) },
             describe: { error in
                 error.isConnectionFailure ? .unreachable("\(error)")
-                    : RoomWardenError.from(error, doing: "publishing to \(channelName)", endpoint: settings.endpoint)
+                    : RoomWardenError.from(error, doing: "publishing to \(channelName)", endpoint: route.current)
             })
-        self.connection = nil
+        self.link = nil
         let settle = { [self] (settled: ResumableTransactions<PublishBatch>.Settled) -> Bool in
             switch settled {
-            case .confirmed(let batch, let outcome):
-                return ledger.confirmed(batch, outcome, head: &backlogHead, reportIDs: options.reportIDs, report: report)
-            case .foundExecuted(let batch):
-                return ledger.foundExecuted(batch, head: &backlogHead, reportIDs: options.reportIDs, report: report)
+            case .confirmed(let batch, let outcome, let resent):
+                return ledger.confirmed(batch, outcome, head: &backlogHead, reportIDs: options.reportIDs,
+                                        report: resent ? { _ in } : report)
+            case .foundExecuted(let batch, let resent):
+                return ledger.foundExecuted(batch, head: &backlogHead, reportIDs: options.reportIDs,
+                                            report: resent ? { _ in } : report)
             }
         }
 
@@ -234,7 +358,7 @@ public final class Publisher {
                 }
             }
         } catch let gaveUp as ResumableTransactions<PublishBatch>.GaveUp {
-            throw ledger.stopped(gaveUp: gaveUp, retry: options.retry, endpoint: settings.endpoint)
+            throw ledger.stopped(gaveUp: gaveUp, retry: options.retry, endpoint: route.current)
         } catch let error as RoomWardenError {
             let (inDoubt, unsent) = engine.abandon(settle)
             throw ledger.stopped(error, inDoubt: inDoubt, unsent: unsent)
@@ -280,4 +404,22 @@ public final class Publisher {
     }
 
     private var idScratch: [UInt8] = []
+
+    /// Says on stderr what a switch to another server cost: the lines sent
+    /// again (their receivers may see them twice), or, for a list backlog,
+    /// that they could not be checked.
+    private func noteSwitch(_ moved: ResumableTransactions<PublishBatch>.Switch, target: ArchiveTarget) {
+        let change = "publishing moved from \(moved.from) to \(moved.to) (a failover, a slot migration or a restart)"
+        guard let resent = moved.resent else {
+            if case .backlog(let key) = target {
+                printDiagnostic("\(change); the list backlog '\(String(decoding: key, as: UTF8.self))' has no ids, so the lines pushed just before cannot be checked there: after a crash, the last ones may be missing")
+            }
+            return
+        }
+        let lines = resent.reduce(0) { $0 + $1.count }
+        guard lines > 0 else { return }
+        resentLines += lines
+        let span = Ledger.duration(options.recheckWindow.milliseconds)
+        printDiagnostic("\(change); \(lines == 1 ? "1 line" : "\(lines) lines") confirmed in the last \(span) before, or in flight, \(lines == 1 ? "was" : "were") missing there (what a server had not yet replicated or saved is lost with it) and \(lines == 1 ? "was" : "were") sent again; \(lines == 1 ? "its" : "their") receivers may see \(lines == 1 ? "it" : "them") twice")
+    }
 }

@@ -56,10 +56,10 @@ extension RetryPolicy {
     /// Pauses and connects again until `connect` succeeds. A server that
     /// cannot be reached (exit 69) is tried again, its failure kept in
     /// `lastFailure`; any other failure ends the outage.
-    public func reconnect(
+    public func reconnect<Link>(
         outageStarted: Int64, attempt: inout Int, interruption: Interruption?, lastFailure: inout RoomWardenError?,
-        connect: () throws(RoomWardenError) -> Connection
-    ) throws(RetryStop) -> Connection {
+        connect: () throws(RoomWardenError) -> Link
+    ) throws(RetryStop) -> Link {
         while true {
             try pause(outageStarted: outageStarted, attempt: &attempt, interruption: interruption)
             do {
@@ -74,11 +74,6 @@ extension RetryPolicy {
 }
 
 /// What a failure means to a caller that retries.
-///
-/// This is the seam where Cluster and Sentinel plug in later: `MOVED`/`ASK`
-/// become redirections to another node, `READONLY` and a failover become
-/// "ask the topology again, then retry"; today every node is the one the
-/// user named.
 public enum FailureDisposition: Sendable, Equatable {
     /// The link failed (closed, reset, timed out): what was in flight is in
     /// doubt; reconnect, find out, go on.
@@ -87,6 +82,11 @@ public enum FailureDisposition: Sendable, Equatable {
     /// (`LOADING`, `BUSY`, `MASTERDOWN`, `TRYAGAIN`, `CLUSTERDOWN`): wait and
     /// send again.
     case busy
+    /// The server ran nothing and named, or implied, another node: `MOVED`
+    /// and `ASK` (a Redis Cluster slot served elsewhere), `READONLY` (the
+    /// node was demoted to a replica). Ask the topology where to go, go
+    /// there, send again.
+    case redirected
     /// The server refused for good (`WRONGTYPE`, `OOM`, `NOPERM`, ...).
     case refused
 }
@@ -97,6 +97,7 @@ extension RedisError {
         guard case .server = self else { return .lostLink }
         switch serverCode ?? "" {
         case "LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN": return .busy
+        case "MOVED", "ASK", "READONLY": return .redirected
         default: return .refused
         }
     }

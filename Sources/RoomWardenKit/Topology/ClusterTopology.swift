@@ -117,6 +117,15 @@ public final class ClusterTopology {
         return made
     }
 
+    /// Takes a `MOVED` redirection for `slot` as the truth: the map is
+    /// updated and refreshed, and where a node's view lags behind the
+    /// redirecting node's, the redirection wins.
+    public func follow(moved slot: Int, to endpoint: Endpoint) throws(RoomWardenError) {
+        map.move(slot: slot, to: endpoint)
+        try refreshIfPossible()
+        if map.owner(ofSlot: slot)?.endpoint != endpoint { map.move(slot: slot, to: endpoint) }
+    }
+
     /// Forgets the pooled connection to `endpoint` (it failed): the next
     /// use opens a new one.
     public func drop(_ endpoint: Endpoint) {

@@ -59,6 +59,13 @@ final class PublishUnitTests: XCTestCase {
         XCTAssertEqual(RedisError.server("LOADING Redis is loading the dataset in memory").disposition, .busy)
         XCTAssertEqual(RedisError.server("WRONGTYPE Operation against a key holding the wrong kind of value").disposition, .refused)
         XCTAssertEqual(RedisError.server("OOM command not allowed when used memory > 'maxmemory'.").disposition, .refused)
+        // Ran nothing, and the node is not the one: ask the topology, go there.
+        for line in ["MOVED 3999 127.0.0.1:6381", "ASK 3999 127.0.0.1:6381", "READONLY You can't write against a read only replica."] {
+            XCTAssertEqual(RedisError.server(line).disposition, .redirected, line)
+        }
+        for line in ["TRYAGAIN Multiple keys request during rehashing of slot", "CLUSTERDOWN The cluster is down"] {
+            XCTAssertEqual(RedisError.server(line).disposition, .busy, line)
+        }
     }
 
     /// The list's head decides: exactly one expectation must match.
@@ -69,24 +76,24 @@ final class PublishUnitTests: XCTestCase {
         try c.command("RPUSH", "room:t:backlog", "x3", "x2", "x1", "x0", "older").check()
         let head = BacklogHead(entries: ["x3", "x2", "x1", "x0"].map { Array($0.utf8) }, maxLength: nil)
         let sent = [batch(.backlog(key: key), lines: ["a", "b"]), batch(.backlog(key: key), lines: ["c"], firstLine: 3)]
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 0, "nothing pushed")
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 0, "nothing pushed")
         try c.command("LPUSH", "room:t:backlog", "a", "b").check()
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 1)
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 1)
         try c.command("LPUSH", "room:t:backlog", "c").check()
-        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: c), 2)
+        XCTAssertEqual(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 2)
         try c.command("LPUSH", "room:t:backlog", "someone else").check()
-        XCTAssertNil(try head.executedPrefix(of: sent, key: key, on: c), "another writer pushed: cannot tell")
+        XCTAssertNil(try head.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), "another writer pushed: cannot tell")
 
         // Trimmed to two: after "c" ran, the list is exactly [c, b].
         try c.command("DEL", "room:t:backlog").check()
         try c.command("RPUSH", "room:t:backlog", "c", "b").check()
         let trimmed = BacklogHead(entries: ["x1", "x0"].map { Array($0.utf8) }, maxLength: 2)
-        XCTAssertEqual(try trimmed.executedPrefix(of: sent, key: key, on: c), 2)
+        XCTAssertEqual(try trimmed.executedPrefix(of: sent, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), 2)
         let alike = [batch(.backlog(key: key), lines: ["s"])]
         let sameHead = BacklogHead(entries: ["s", "s", "s", "s"].map { Array($0.utf8) }, maxLength: nil)
         try c.command("DEL", "room:t:backlog").check()
         try c.command("RPUSH", "room:t:backlog", "s", "s", "s", "s", "s", "s").check()
-        XCTAssertNil(try sameHead.executedPrefix(of: alike, key: key, on: c), "identical payloads: cannot tell")
+        XCTAssertNil(try sameHead.executedPrefix(of: alike, key: key, on: TransactionLink(connection: c, node: "", clientID: nil)), "identical payloads: cannot tell")
     }
 
     func testStopReportSaysWhatToDo() {
@@ -107,5 +114,68 @@ final class PublishUnitTests: XCTestCase {
         XCTAssertEqual(json?["in_doubt"] as? [Int], [2, 3])
         XCTAssertEqual(json?["resume_line"] as? Int, 2)
         XCTAssertEqual(json?["summary"] as? String, "connection_lost")
+    }
+
+    /// One batch of one message at `ts`, under `plan`.
+    private func single(_ plan: PublishPlan, ts: Int64, id: String) -> PublishBatch {
+        var b = PublishBatch(plan: plan, firstLine: 1)
+        Array(id.utf8).withUnsafeBytes { payload in
+            b.add(payload: payload, ts: ts) { $0 += Array(#"{"id":"\#(id)","ts":\#(ts)}"#.utf8) }
+        }
+        return b
+    }
+
+    /// After a switch, a batch is missing when its newest envelope is not
+    /// there, unless the publisher's own trims would have removed it by now.
+    func testRecheckAfterASwitchMindsTheTrims() throws {
+        let server = try RedisServer()
+        let c = try server.connect()
+        let link = TransactionLink(connection: c, node: "", clientID: nil)
+        let key = Array("room:t:archive".utf8)
+        func plan(retain: Int64? = nil, maxLength: Int? = nil) -> PublishPlan {
+            PublishPlan(channel: Array("room:t".utf8), target: .sortedSet(key: key), retainMilliseconds: retain, maxLength: maxLength)
+        }
+        let present = single(plan(), ts: 5000, id: "a")
+        try c.command([Array("ZADD".utf8), key, Array("5000".utf8), Array(present.member(0))]).check()
+        try c.command("ZADD", "room:t:archive", "5001", "other").check()
+        let lost = single(plan(), ts: 6000, id: "b")
+        XCTAssertEqual(try PublishBatch.missing([present, lost], key: key, plan: plan(), on: link), [false, true])
+        // --max-len 2, the archive full from 5000 on: 1000 was trimmed, 6000 is lost.
+        let old = single(plan(maxLength: 2), ts: 1000, id: "c")
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(maxLength: 2), on: link), [false, true])
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(maxLength: 3), on: link), [true, true],
+                       "not full: nothing was trimmed")
+        // --retain 100ms: 1000 is older than that before the newest batch.
+        XCTAssertEqual(try PublishBatch.missing([old, lost], key: key, plan: plan(retain: 100), on: link), [false, true])
+    }
+
+    /// The window of confirmed batches keeps the newest, within its age,
+    /// count and byte limits.
+    func testRecentWindowIsBounded() {
+        let p = PublishPlan(channel: Array("room:t".utf8), target: .sortedSet(key: Array("k".utf8)), retainMilliseconds: nil, maxLength: nil)
+        let size = single(p, ts: 0, id: "y0").size
+        var window = RecentTransactions<PublishBatch>(limits: RecheckWindow(milliseconds: 1000, count: 3, bytes: 1 << 20))
+        for i in 0..<5 { window.add(single(p, ts: Int64(i), id: "x\(i)"), at: Int64(i)) }
+        XCTAssertEqual(window.confirmed(since: 0).map { $0.ts[0] }, [2, 3, 4], "by count")
+        window.add(single(p, ts: 9, id: "late"), at: 2000)
+        XCTAssertEqual(window.confirmed(since: 0).map { $0.ts[0] }, [9], "by age")
+        XCTAssertEqual(window.confirmed(since: 2001).count, 0)
+        var small = RecentTransactions<PublishBatch>(limits: RecheckWindow(milliseconds: 1000, count: 100, bytes: 2 * size))
+        for i in 0..<5 { small.add(single(p, ts: Int64(i), id: "y\(i)"), at: Int64(i)) }
+        XCTAssertEqual(small.count, 2, "by bytes")
+        small.keepFound(since: 0, missing: [true, false])
+        XCTAssertEqual(small.confirmed(since: 0).map { $0.ts[0] }, [4], "the missing ones leave: they are sent again")
+    }
+
+    /// A link knows its server by run_id: a restart at the same address is another server.
+    func testALinkKnowsItsServerByRunID() throws {
+        let server = try RedisServer()
+        let first = try TransactionLink.open(try server.connect())
+        XCTAssertEqual(first.node.count, 40, first.node)
+        XCTAssertNotNil(first.clientID)
+        XCTAssertEqual(try TransactionLink.open(try server.connect()).node, first.node)
+        server.kill9()
+        try server.start()
+        XCTAssertNotEqual(try TransactionLink.open(try server.connect()).node, first.node)
     }
 }
