@@ -160,8 +160,9 @@ final class StatsTests: XCTestCase {
         let trips = try XCTUnwrap((obj["collected"] as? [String: Int])?["round_trips"])
         XCTAssertGreaterThan(trips, 2, "more than one window")
         XCTAssertLessThan(trips, 30, "windows of rooms, not a round trip per room")
-        // Loose: a debug build takes 17 MB with no rooms; these took 4 MB more (28 before).
-        XCTAssertLessThan(peak, 28, "peak RSS \(peak) MB for \(n) rooms")
+        // Loose: a debug build takes 17 MB with no rooms; these took 21-28 MB
+        // (37 before the windows).
+        XCTAssertLessThan(peak, 32, "peak RSS \(peak) MB for \(n) rooms")
         let text = try stats([])
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertEqual(text.lines.filter { $0.hasPrefix("room:w") }.count, listed.count)

@@ -11,7 +11,9 @@ public enum JSONText {
     }
 
     /// Appends `bytes` (valid UTF-8) as a JSON string: runs of bytes that
-    /// need no escape are copied whole.
+    /// need no escape are copied whole. Besides what JSON requires, DEL and
+    /// the C1 controls (U+0080-U+009F: CSI among them) are escaped, so that
+    /// JSON read on a terminal cannot drive it.
     public static func appendString(raw bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var runStart = 0
@@ -22,13 +24,15 @@ public enum JSONText {
             while i + 8 <= n, !SWAR.needsJSONEscape(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { i += 8 }
             if i >= n { break }
             let b = bytes[i]
-            if b >= 0x20 && b != 0x22 && b != 0x5C {
+            // A C1 control is C2 80 to C2 9F; its code point is the second byte.
+            let c1 = b == 0xC2 && i + 1 < n && bytes[i + 1] & 0xE0 == 0x80
+            if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0x7F && !c1 {
                 i += 1
                 continue
             }
             if runStart < i { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<i])) }
-            appendEscape(b, to: &out)
-            i += 1
+            appendEscape(c1 ? bytes[i + 1] : b, to: &out)
+            i += c1 ? 2 : 1
             runStart = i
         }
         if runStart < n { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<n])) }

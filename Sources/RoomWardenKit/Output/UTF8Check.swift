@@ -20,7 +20,7 @@ enum SWAR {
     /// Some byte needs escaping in a JSON string: a control, `"` or `\`.
     @inline(__always) @usableFromInline
     static func needsJSONEscape(_ x: UInt64) -> Bool {
-        hasLess(x, 0x20) || hasByte(x, 0x22) || hasByte(x, 0x5C)
+        hasLess(x, 0x20) || hasByte(x, 0x22) || hasByte(x, 0x5C) || hasByte(x, 0x7F) || hasByte(x, 0xC2)
     }
 }
 

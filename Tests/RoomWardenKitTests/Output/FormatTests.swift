@@ -61,7 +61,7 @@ final class FormatTests: XCTestCase {
         XCTAssertEqual(line, #"{"ts":1795300045123,"time":"2026-11-21T22:27:25.123Z","channel":"room:lobby","pattern":"room:*","id":"i1","from":"bob","message":"h\#u{FFFD}","message_base64":"aP8="}"# + "\n")
         XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(line.utf8)))
         let controls = render(.json, payload: Array("\u{0}\u{1F}\"\\\u{7F}".utf8))
-        XCTAssertTrue(controls.contains(#""message":"\u0000\u001f\"\\\#u{7F}"}"#), controls)
+        XCTAssertTrue(controls.contains(#""message":"\u0000\u001f\"\\\u007f"}"#), controls)
     }
 
     func testTemplates() throws {

@@ -5,6 +5,21 @@ import XCTest
 
 /// Base64 and UTF-8 checks behind the JSON output.
 final class JSONTextTests: XCTestCase {
+    /// DEL and the C1 controls (U+0080-U+009F, CSI among them) are escaped
+    /// like C0 ones: JSON on a terminal cannot drive it; other non-ASCII
+    /// text stays as it is.
+    func testDELAndC1ControlsAreEscaped() {
+        func json(_ s: [UInt8]) -> String {
+            var out: [UInt8] = []
+            s.withUnsafeBytes { JSONText.appendString(raw: $0, to: &out) }
+            return String(decoding: out, as: UTF8.self)
+        }
+        XCTAssertEqual(json(Array("a\u{7f}b".utf8)), #""a\u007fb""#)
+        XCTAssertEqual(json(Array("x\u{9b}31m and \u{85}".utf8)), #""x\u009b31m and \u0085""#)
+        XCTAssertEqual(json(Array("long enough to take the eight-byte path \u{9b}2J".utf8)), #""long enough to take the eight-byte path \u009b2J""#)
+        XCTAssertEqual(json(Array("café ¢ Ā".utf8)), "\"café ¢ Ā\"", "U+00A2 (C2 A2) and others are text")
+    }
+
     func testBase64RoundTripsEveryLength() {
         for n in 0..<64 {
             let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 * 37 + 11) }
