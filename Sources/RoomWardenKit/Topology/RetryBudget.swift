@@ -2,9 +2,9 @@
 import Glibc
 #endif
 
-/// A time budget for retrying one operation (`--retry-for`, `--timeout`), with capped
-/// exponential backoff and jitter between attempts: 50 ms doubling to
-/// 1 s, each wait between half and all of that.
+/// A time budget for retrying one operation (`--retry-for`, `--timeout`),
+/// with the back-off of `RetryPolicy` between attempts (here 50 ms
+/// doubling to 1 s, each wait between half and all of that).
 ///
 /// Measured on the monotonic clock: a wall clock jump neither ends nor
 /// stretches the budget.
@@ -17,16 +17,18 @@ public struct RetryBudget: Sendable {
     public let flag: String
     /// Waits taken so far.
     public private(set) var attempts = 0
-    private let firstDelayMilliseconds: Double
-    private let capMilliseconds: Double
+    private let backoff: RetryPolicy
 
     /// A budget of `total` from now.
     public init(_ total: Duration, flag: String = "--retry-for", firstDelay: Duration = .milliseconds(50), cap: Duration = .seconds(1)) {
         self.total = total
         self.flag = flag
-        deadline = Monotonic.milliseconds() + RetryBudget.milliseconds(total)
-        firstDelayMilliseconds = Double(RetryBudget.milliseconds(firstDelay))
-        capMilliseconds = Double(RetryBudget.milliseconds(cap))
+        let ms = RetryBudget.milliseconds(total)
+        deadline = Monotonic.milliseconds() + ms
+        var backoff = RetryPolicy(budgetMilliseconds: ms)
+        backoff.firstDelayMilliseconds = RetryBudget.milliseconds(firstDelay)
+        backoff.maxDelayMilliseconds = RetryBudget.milliseconds(cap)
+        self.backoff = backoff
     }
 
     /// Milliseconds left, never below zero.
@@ -40,10 +42,9 @@ public struct RetryBudget: Sendable {
     public mutating func wait() -> Bool {
         let left = remainingMilliseconds
         guard left > 0 else { return false }
-        let base = min(capMilliseconds, firstDelayMilliseconds * pow(2, Double(min(attempts, 30))))
-        let delay = min(Double(left), base * Double.random(in: 0.5...1.0))
         attempts += 1
-        usleep(UInt32(max(1, delay) * 1000))
+        let delay = min(left, max(1, backoff.delay(attempt: attempts)))
+        usleep(UInt32(delay * 1000))
         return true
     }
 
