@@ -226,6 +226,66 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertLessThan(grownMB, streamMB / 2, "memory bounded: \(r.stderr)")
     }
 
+    /// Cuts that land while replays run (#13): the watcher reads through a
+    /// proxy that drops every connection it carries (the live link and
+    /// the replay's own) every 100 to 300 ms while 40,000 archived lines
+    /// are published, so some replays are cut off mid-read. A cut-off
+    /// replay is not a loss: its span is replayed again (alone, or with
+    /// the next gap), and the live messages behind it wait in the queue.
+    /// Every message once, each room in order, no loss reported, and the
+    /// watcher's peak resident size (VmHWM) stays within a generous bound
+    /// of its 4MB `--buffer`.
+    func testEveryMessageOnceWhenCutsLandDuringReplays() throws {
+        let own = try RedisServer()
+        let proxy = try FaultProxy(to: own)
+        let p = try startWatch(["room:*", "--format", "{channel} {message}", "--buffer", "4MB", "--heartbeat", "1s"],
+                               on: own, address: ["-h", "127.0.0.1", "-p", String(proxy.port)], subscriptions: 2)
+        let pid = p.process.processIdentifier
+        let idleKB = try XCTUnwrap(WatchReplayTests.status(pid, "VmRSS"))
+        let rooms = 10, perRoom = 4_000, chunks = 40
+        let publishers = try (0..<rooms).map { r in try CLIProcess(["publish", "room:r\(r)", "-q"] + own.socketArguments) }
+        var cuts = 0
+        let perChunk = perRoom / chunks
+        for chunk in 0..<chunks {
+            for (r, pub) in publishers.enumerated() {
+                let lines = (chunk * perChunk..<(chunk + 1) * perChunk).map { WatchReplayTests.line(r, $0) + "\n" }.joined()
+                pub.write(Array(lines.utf8))
+            }
+            usleep(UInt32.random(in: 100_000...300_000))
+            if chunk < chunks - 2 {
+                proxy.cut()
+                cuts += 1
+            }
+        }
+        for pub in publishers {
+            pub.closeInput()
+            XCTAssertEqual(pub.wait(timeout: 60).status, 0)
+        }
+        XCTAssertTrue(p.waitForLines(rooms * perRoom, timeout: 40), "printed \(p.stdoutSoFar.filter { $0 == 0x0A }.count): \(p.stderrSoFar)")
+        XCTAssertTrue(settled(p), p.stderrSoFar)
+        usleep(300_000)
+        let peakKB = try XCTUnwrap(WatchReplayTests.status(pid, "VmHWM"))
+        p.signal(SIGTERM)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 143, r.stderr)
+        XCTAssertEqual(WatchReplayTests.lossReports(r.stderr), [], r.stderr)
+        XCTAssertEqual(r.lines.count, rooms * perRoom, "each message once: \(r.stderr)")
+        var byRoom = [String: [Substring]]()
+        for line in r.lines {
+            let parts = line.split(separator: " ")
+            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        for room in 0..<rooms {
+            let mine = byRoom["room:r\(room)"] ?? []
+            XCTAssertTrue(mine.elementsEqual((0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }),
+                          "room:r\(room) complete and in order: \(mine.count) lines")
+        }
+        let cutOff = r.stderr.components(separatedBy: "was cut off").count - 1
+        let grownMB = (peakKB - idleKB) >> 10
+        print("\(cuts) cuts, \(cutOff) replays cut off: \(r.lines.count) lines, each once; peak RSS \(peakKB >> 10)MB, \(grownMB)MB over idle")
+        XCTAssertLessThan(grownMB, 48, "memory bounded by --buffer 4MB (and bookkeeping)")
+    }
+
     /// `r3-000042`: room 3's message 42 (String(format:) is slow in a debug build).
     static func line(_ room: Int, _ n: Int) -> String {
         let digits = String(n)
