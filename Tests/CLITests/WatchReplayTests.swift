@@ -44,17 +44,7 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(r.status, 143, r.stderr)
         XCTAssertEqual(killed, 10, "every kill landed on a live link")
         XCTAssertEqual(r.lines.count, rooms * perRoom, "each message once")
-        var byRoom = [String: [Substring]]()
-        for line in r.lines {
-            let parts = line.split(separator: " ")
-            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
-        }
-        for room in 0..<rooms {
-            let mine = byRoom["room:r\(room)"] ?? []
-            let want = (0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }
-            let bad = zip(mine, want).enumerated().first { $0.element.0 != $0.element.1 }.map { max(0, $0.offset - 3) }
-            XCTAssertTrue(mine.elementsEqual(want), "room:r\(room) complete and in order: \(mine.count) lines; from \(bad ?? -1): \(bad.map { Array(mine[$0..<min(mine.count, $0 + 8)]) } ?? [])\n\(r.stderr)")
-        }
+        assertEachRoomInOrder(r, rooms: rooms, perRoom: perRoom)
         XCTAssertEqual(WatchReplayTests.lossReports(r.stderr), [], r.stderr)
         // A kill that lands while it resubscribes costs one more try, not
         // one more notice.
@@ -63,6 +53,23 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(regained, killed, r.stderr)
         XCTAssertTrue(r.stderr.contains("replayed"), r.stderr)
         print("replay through \(killed) connection kills: \(r.lines.count) lines, each once")
+    }
+
+    /// Each of `rooms` rooms printed its `perRoom` lines (`room:r3 r3-000042`),
+    /// all of them, once, in order.
+    private func assertEachRoomInOrder(_ r: CLIResult, rooms: Int, perRoom: Int, file: StaticString = #filePath, line: UInt = #line) {
+        var byRoom = [String: [Substring]]()
+        for text in r.lines {
+            let parts = text.split(separator: " ")
+            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        for room in 0..<rooms {
+            let mine = byRoom["room:r\(room)"] ?? []
+            let want = (0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }
+            let bad = zip(mine, want).enumerated().first { $0.element.0 != $0.element.1 }.map { max(0, $0.offset - 3) }
+            XCTAssertTrue(mine.elementsEqual(want), "room:r\(room) complete and in order: \(mine.count) lines; from \(bad ?? -1): \(bad.map { Array(mine[$0..<min(mine.count, $0 + 8)]) } ?? [])\n\(r.stderr)",
+                          file: file, line: line)
+        }
     }
 
     /// Waits until every loss on `p`'s stderr is followed by its
@@ -270,16 +277,7 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(r.status, 143, r.stderr)
         XCTAssertEqual(WatchReplayTests.lossReports(r.stderr), [], r.stderr)
         XCTAssertEqual(r.lines.count, rooms * perRoom, "each message once: \(r.stderr)")
-        var byRoom = [String: [Substring]]()
-        for line in r.lines {
-            let parts = line.split(separator: " ")
-            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
-        }
-        for room in 0..<rooms {
-            let mine = byRoom["room:r\(room)"] ?? []
-            XCTAssertTrue(mine.elementsEqual((0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }),
-                          "room:r\(room) complete and in order: \(mine.count) lines")
-        }
+        assertEachRoomInOrder(r, rooms: rooms, perRoom: perRoom)
         let cutOff = r.stderr.components(separatedBy: "was cut off").count - 1
         let grownMB = (peakKB - idleKB) >> 10
         print("\(cuts) cuts, \(cutOff) replays cut off: \(r.lines.count) lines, each once; peak RSS \(peakKB >> 10)MB, \(grownMB)MB over idle")
