@@ -44,17 +44,7 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(r.status, 143, r.stderr)
         XCTAssertEqual(killed, 10, "every kill landed on a live link")
         XCTAssertEqual(r.lines.count, rooms * perRoom, "each message once")
-        var byRoom = [String: [Substring]]()
-        for line in r.lines {
-            let parts = line.split(separator: " ")
-            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
-        }
-        for room in 0..<rooms {
-            let mine = byRoom["room:r\(room)"] ?? []
-            let want = (0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }
-            let bad = zip(mine, want).enumerated().first { $0.element.0 != $0.element.1 }.map { max(0, $0.offset - 3) }
-            XCTAssertTrue(mine.elementsEqual(want), "room:r\(room) complete and in order: \(mine.count) lines; from \(bad ?? -1): \(bad.map { Array(mine[$0..<min(mine.count, $0 + 8)]) } ?? [])\n\(r.stderr)")
-        }
+        assertEachRoomInOrder(r, rooms: rooms, perRoom: perRoom)
         XCTAssertEqual(WatchReplayTests.lossReports(r.stderr), [], r.stderr)
         // A kill that lands while it resubscribes costs one more try, not
         // one more notice.
@@ -63,6 +53,23 @@ final class WatchReplayTests: XCTestCase {
         XCTAssertEqual(regained, killed, r.stderr)
         XCTAssertTrue(r.stderr.contains("replayed"), r.stderr)
         print("replay through \(killed) connection kills: \(r.lines.count) lines, each once")
+    }
+
+    /// Each of `rooms` rooms printed its `perRoom` lines (`room:r3 r3-000042`),
+    /// all of them, once, in order.
+    private func assertEachRoomInOrder(_ r: CLIResult, rooms: Int, perRoom: Int, file: StaticString = #filePath, line: UInt = #line) {
+        var byRoom = [String: [Substring]]()
+        for text in r.lines {
+            let parts = text.split(separator: " ")
+            byRoom[String(parts[0]), default: []].append(parts.count > 1 ? parts[1] : "")
+        }
+        for room in 0..<rooms {
+            let mine = byRoom["room:r\(room)"] ?? []
+            let want = (0..<perRoom).map { Substring(WatchReplayTests.line(room, $0)) }
+            let bad = zip(mine, want).enumerated().first { $0.element.0 != $0.element.1 }.map { max(0, $0.offset - 3) }
+            XCTAssertTrue(mine.elementsEqual(want), "room:r\(room) complete and in order: \(mine.count) lines; from \(bad ?? -1): \(bad.map { Array(mine[$0..<min(mine.count, $0 + 8)]) } ?? [])\n\(r.stderr)",
+                          file: file, line: line)
+        }
     }
 
     /// Waits until every loss on `p`'s stderr is followed by its
@@ -224,6 +231,57 @@ final class WatchReplayTests: XCTestCase {
         let grownMB = (peakKB - idleKB) >> 10
         print("full buffer refilled: \(count) lines in \(Int(Date().timeIntervalSince(began)))s, peak RSS \(peakKB >> 10)MB, \(grownMB)MB over the idle watcher's \(idleKB >> 10)MB; the stream held \(streamMB)MB")
         XCTAssertLessThan(grownMB, streamMB / 2, "memory bounded: \(r.stderr)")
+    }
+
+    /// Cuts that land while replays run (#13): the watcher reads through a
+    /// proxy that drops every connection it carries (the live link and
+    /// the replay's own) every 100 to 300 ms while 40,000 archived lines
+    /// are published, so some replays are cut off mid-read. A cut-off
+    /// replay is not a loss: its span is replayed again (alone, or with
+    /// the next gap), and the live messages behind it wait in the queue.
+    /// Every message once, each room in order, no loss reported, and the
+    /// watcher's peak resident size (VmHWM) stays within a generous bound
+    /// of its 4MB `--buffer`.
+    func testEveryMessageOnceWhenCutsLandDuringReplays() throws {
+        let own = try RedisServer()
+        let proxy = try FaultProxy(to: own)
+        let p = try startWatch(["room:*", "--format", "{channel} {message}", "--buffer", "4MB", "--heartbeat", "1s"],
+                               on: own, address: ["-h", "127.0.0.1", "-p", String(proxy.port)], subscriptions: 2)
+        let pid = p.process.processIdentifier
+        let idleKB = try XCTUnwrap(WatchReplayTests.status(pid, "VmRSS"))
+        let rooms = 10, perRoom = 4_000, chunks = 40
+        let publishers = try (0..<rooms).map { r in try CLIProcess(["publish", "room:r\(r)", "-q"] + own.socketArguments) }
+        var cuts = 0
+        let perChunk = perRoom / chunks
+        for chunk in 0..<chunks {
+            for (r, pub) in publishers.enumerated() {
+                let lines = (chunk * perChunk..<(chunk + 1) * perChunk).map { WatchReplayTests.line(r, $0) + "\n" }.joined()
+                pub.write(Array(lines.utf8))
+            }
+            usleep(UInt32.random(in: 100_000...300_000))
+            if chunk < chunks - 2 {
+                proxy.cut()
+                cuts += 1
+            }
+        }
+        for pub in publishers {
+            pub.closeInput()
+            XCTAssertEqual(pub.wait(timeout: 60).status, 0)
+        }
+        XCTAssertTrue(p.waitForLines(rooms * perRoom, timeout: 40), "printed \(p.stdoutSoFar.filter { $0 == 0x0A }.count): \(p.stderrSoFar)")
+        XCTAssertTrue(settled(p), p.stderrSoFar)
+        usleep(300_000)
+        let peakKB = try XCTUnwrap(WatchReplayTests.status(pid, "VmHWM"))
+        p.signal(SIGTERM)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 143, r.stderr)
+        XCTAssertEqual(WatchReplayTests.lossReports(r.stderr), [], r.stderr)
+        XCTAssertEqual(r.lines.count, rooms * perRoom, "each message once: \(r.stderr)")
+        assertEachRoomInOrder(r, rooms: rooms, perRoom: perRoom)
+        let cutOff = r.stderr.components(separatedBy: "was cut off").count - 1
+        let grownMB = (peakKB - idleKB) >> 10
+        print("\(cuts) cuts, \(cutOff) replays cut off: \(r.lines.count) lines, each once; peak RSS \(peakKB >> 10)MB, \(grownMB)MB over idle")
+        XCTAssertLessThan(grownMB, 48, "memory bounded by --buffer 4MB (and bookkeeping)")
     }
 
     /// `r3-000042`: room 3's message 42 (String(format:) is slow in a debug build).

@@ -59,9 +59,33 @@ final class GapReplay {
         // Behind Redis Sentinel a gap may be a failover: the archives are
         // read, and the marker sent, on the master the sentinels name now.
         if settings.sentinel != nil { topology = nil }
-        let t: Topology
-        if let open = topology { t = open } else { t = try settings.topology(retryFor: settings.failoverWait) }
+        if let kept = topology {
+            // The link kept since the last replay may have been lost with
+            // the live one: one that fails before printing anything is
+            // opened afresh at once.
+            var printedAny = false
+            do {
+                return try run(on: kept, from: from, until: until, subscribedAt: subscribedAt, handoff: handoff, markerRefused: markerRefused,
+                               formatter: formatter, sink: sink, admit: { view in
+                                   guard admit(view) else { return false }
+                                   printedAny = true
+                                   return true
+                               }, shouldStop: shouldStop)
+            } catch where !printedAny && error.exitCode == 69 && shouldStop() == nil {
+                topology = nil
+            }
+        }
+        let t = try settings.topology(retryFor: settings.failoverWait)
         topology = t
+        return try run(on: t, from: from, until: until, subscribedAt: subscribedAt, handoff: handoff, markerRefused: markerRefused,
+                       formatter: formatter, sink: sink, admit: admit, shouldStop: shouldStop)
+    }
+
+    private func run(
+        on t: Topology, from: Int64, until: Int64?, subscribedAt: Int64, handoff: Handoff, markerRefused: String?,
+        formatter: MessageFormatter, sink: OutputSink,
+        admit: @escaping (MessageView) -> Bool, shouldStop: @escaping () -> RoomWardenError?
+    ) throws(RoomWardenError) -> Outcome {
         var begun = false
         do {
             let found = try ArchiveDiscovery.rooms(t, targets: targets, template: template, backlog: backlog)

@@ -78,9 +78,54 @@ public final class Watcher {
     /// little before its gap and must not print them again.
     private var replayedEntries: [Int: Int64] = [:]
     /// Live batches held back while a replay is due (from a new link's
-    /// opening to its confirmation).
+    /// opening to its confirmation, and while a span waits to be
+    /// replayed): printed after it, so each room stays in time order.
+    /// Their bytes stay counted in the queue until then, so `--buffer`
+    /// bounds them too; when the queue drops, they are dropped with it,
+    /// as part of the span to replay.
     private var holding: [MessageBatch]?
+    private var heldBytes = 0
+    /// What the archives still owe: a span whose replay failed (its link
+    /// was lost) is retried, alone or with the next gap.
+    private var pending: PendingSpan?
+    /// Entries printed by replays that were cut off, until one succeeds.
+    private var cutOff = Set<Int>()
     private var linksOpened = 0
+    /// A new link is open and its confirmation (and the replay of its
+    /// gap) is due.
+    private var awaiting = false
+    /// When the last link was confirmed (monotonic ms): told to the
+    /// handoff once what it brought before is printed.
+    private var confirmedAt: Int64?
+
+    /// A span not yet replayed, and how often its replay failed.
+    private struct PendingSpan {
+        /// Received (or missed) from `from` to `to`, Unix ms.
+        var from: Int64
+        var to: Int64
+        /// When the live link's subscriptions were confirmed, for the
+        /// handoff (the earliest of the spans merged).
+        var subscribedAt: Int64
+        /// What the stderr line starts with: each gap or drop merged.
+        var reporting: [String]
+        var failures = 0
+        var firstFailure: Int64?
+        /// Monotonic ms of the next try.
+        var retryAt: Int64 = 0
+        var lastError = ""
+
+        mutating func merge(from: Int64, to: Int64, subscribedAt: Int64, reporting: String?) {
+            self.from = min(self.from, from)
+            self.to = max(self.to, to)
+            self.subscribedAt = min(self.subscribedAt, subscribedAt)
+            if let reporting, self.reporting.count < 3 { self.reporting.append(reporting) }
+            retryAt = 0
+        }
+    }
+
+    /// How long the archives may stay unreadable before what a span
+    /// missed is reported lost.
+    private var retryBudget: Int64 { max(Watcher.milliseconds(settings.failoverWait), 5_000) }
 
     public init(settings: ConnectionSettings, options: WatchOptions, formatter: MessageFormatter, sink: OutputSink) throws(RoomWardenError) {
         var options = options
@@ -96,7 +141,10 @@ public final class Watcher {
         } else {
             replay = nil
         }
-        if options.since != nil { holding = [] }
+        if options.since != nil {
+            holding = []
+            awaiting = true
+        }
         self.settings = settings
         self.options = options
         self.formatter = formatter
@@ -178,14 +226,17 @@ public final class Watcher {
     private func printUntilEnd(_ queue: WatchQueue) throws(RoomWardenError) {
         let started = Monotonic.milliseconds()
         var lastMessage = started
+        let limit = options.count ?? .max
         while true {
             var deadline: Int64? = nil
             if let d = options.durationMilliseconds { deadline = started + d }
             if let w = options.waitMilliseconds { deadline = min(deadline ?? .max, lastMessage + w) }
+            if let retry = pending?.retryAt, !awaiting { deadline = min(deadline ?? .max, retry) }
             let (items, end) = queue.take(until: deadline)
             if case .signal? = end {
                 // Print what was already received, then go.
-                for case .messages(let batch) in items where printed < options.count ?? .max { try process(batch) }
+                for batch in holding ?? [] where printed < limit { try process(batch) }
+                for case .messages(let batch) in items where printed < limit { try process(batch) }
                 try sink.flush()
                 return
             }
@@ -194,28 +245,34 @@ public final class Watcher {
             for item in items {
                 switch item {
                 case .messages(let batch):
-                    released += batch.footprint
                     if holding != nil {
                         holding?.append(batch)
-                    } else if printed < options.count ?? .max {
-                        try process(batch)
+                        heldBytes += batch.footprint
+                    } else {
+                        released += batch.footprint
+                        if printed < limit { try process(batch) }
                     }
                 case .dropped(let n, let from, let to):
                     copies.reset()
                     recent.reset()
                     try sink.flush()
                     let dropped = "buffer full (--buffer \(options.bufferBytes >> 20)MB): dropped \(n) messages received between \(Watcher.clock(from)) and \(Watcher.clock(to))"
-                    if replay != nil && holding == nil {
+                    if replay == nil {
+                        printDiagnostic("\(dropped): stdout was not read fast enough")
+                    } else if let held = holding {
+                        // Queued behind a replay due: what is held goes
+                        // with them, and that replay covers it all.
+                        let spanFrom = min(from, held.first?.receivedAt ?? from)
+                        released += heldBytes
+                        holding = []
+                        heldBytes = 0
+                        owe(from: spanFrom, to: to, subscribedAt: spanFrom, reporting: nil)
+                        printDiagnostic("\(dropped); the replay due covers them")
+                    } else {
                         // Refilled from the archives: those messages were
                         // received at `from` at the earliest.
-                        try refill(from: from, to: to, lostSince: from, subscribedAt: from, reporting: dropped,
-                                   lost: "those to", unreplayable: "\(dropped): stdout was not read fast enough")
-                    } else if replay != nil {
-                        // Received while a new link was being confirmed:
-                        // the replay due then covers them.
-                        printDiagnostic("\(dropped); the replay under way covers them")
-                    } else {
-                        printDiagnostic("\(dropped): stdout was not read fast enough")
+                        owe(from: from, to: to, subscribedAt: from, reporting: dropped)
+                        released += try replayPending()
                     }
                 case .notice(let text):
                     try sink.flush()
@@ -224,19 +281,26 @@ public final class Watcher {
                     copies.reset()
                     recent.reset()
                     linksOpened += 1
-                    if replay != nil && linksOpened > 1 && holding == nil { holding = [] }
+                    if replay != nil && linksOpened > 1 {
+                        awaiting = true
+                        if holding == nil { holding = [] }
+                    }
                 case .subscribed(let at, let gap):
-                    try caughtUp(gap)
+                    awaiting = false
                     // Only after what the new link brought before its
-                    // confirmation (held until now): that may still be a
+                    // confirmation (held until then): that may still be a
                     // live copy of what an older read printed.
-                    handoff?.linkConfirmed(atMonotonic: at)
+                    confirmedAt = at
+                    released += try caughtUp(gap)
                 }
+            }
+            if let retry = pending?.retryAt, !awaiting, Monotonic.milliseconds() >= retry {
+                released += try replayPending()
             }
             queue.release(released)
             archive?.commit()
             if printed > before { lastMessage = Monotonic.milliseconds() }
-            if let count = options.count, printed >= count {
+            if printed >= limit {
                 try sink.flush()
                 return
             }
@@ -258,40 +322,76 @@ public final class Watcher {
     }
 
     /// The live link is subscribed: fills what it missed from the archives
-    /// (or only reports it), then prints what came meanwhile.
-    private func caughtUp(_ gap: WatchQueue.Gap?) throws(RoomWardenError) {
+    /// (or only reports it), then prints what came meanwhile. Returns the
+    /// queue bytes of the held batches it printed.
+    private func caughtUp(_ gap: WatchQueue.Gap?) throws(RoomWardenError) -> Int {
         if let gap {
             try sink.flush()
-            let lost = "messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to))"
-            if replay != nil {
-                try refill(from: gap.from, to: gap.to, lostSince: gap.from, subscribedAt: gap.to, reporting: gap.regained,
-                           lost: lost + " to", unreplayable: "\(gap.regained); \(lost) were not received")
-            } else {
-                printDiagnostic("\(gap.regained); \(lost) were not received")
+            guard replay != nil else {
+                printDiagnostic("\(gap.regained); messages published between \(Watcher.clock(gap.from)) and \(Watcher.clock(gap.to)) were not received")
+                return try releaseHeld()
             }
+            owe(from: gap.from, to: gap.to, subscribedAt: gap.to, reporting: gap.regained)
         } else if let since = options.since, linksOpened == 1 {
             _ = try fill(from: since, until: nil, lostSince: nil, subscribedAt: WallClock.nowMilliseconds())
         } else if linksOpened == 1 {
             replay?.prepare()
         }
-        guard let held = holding else { return }
-        holding = nil
-        for batch in held where printed < options.count ?? .max { try process(batch) }
+        if pending != nil { return try replayPending() }
+        return try releaseHeld()
     }
 
-    /// Replays what a gap or a full buffer lost (received from `from` to
-    /// `to`) and reports it: `reporting` and what was replayed, then what
-    /// rooms heard without an archive lost (`lost` before their names);
-    /// `unreplayable` (and why) if the archives could not be read.
+    /// Adds a span to replay: merged with the one still owed, if any (its
+    /// replay runs from the earliest start).
+    private func owe(from: Int64, to: Int64, subscribedAt: Int64, reporting: String?) {
+        if pending == nil {
+            pending = PendingSpan(from: from, to: to, subscribedAt: subscribedAt, reporting: reporting.map { [$0] } ?? [])
+        } else {
+            pending?.merge(from: from, to: to, subscribedAt: subscribedAt, reporting: reporting)
+        }
+        if holding == nil { holding = [] }
+    }
+
+    /// Prints the live batches held behind a replay, once none is due any
+    /// more; returns their queue bytes.
+    private func releaseHeld() throws(RoomWardenError) -> Int {
+        guard !awaiting, pending == nil else { return 0 }
+        let held = holding ?? []
+        holding = nil
+        let bytes = heldBytes
+        heldBytes = 0
+        for batch in held where printed < options.count ?? .max { try process(batch) }
+        if let at = confirmedAt {
+            handoff?.linkConfirmed(atMonotonic: at)
+            confirmedAt = nil
+        }
+        return bytes
+    }
+
+    /// Replays the span owed (what a gap or a full buffer lost, from
+    /// `from` to `to`) and reports it: what happened and what was
+    /// replayed, then what rooms heard without an archive lost. A replay
+    /// cut off by a lost link is not a loss: the span stays owed and is
+    /// tried again (with the next gap, or after a pause), with the live
+    /// batches held behind it; only archives unreadable for longer than
+    /// the retry budget (or refused) make it a loss, reported with its
+    /// span. Returns the queue bytes of the held batches it printed.
     ///
     /// The replay reads the archives from `margin` before the gap to
     /// `margin` after it, not to their end: what was published later came
     /// live (it waits in the queue, or a later drop replays it), and the
     /// handoff drops the live copies of what both brought. So a replay's
     /// work and memory follow the gap, not the traffic since.
-    private func refill(from: Int64, to: Int64, lostSince: Int64, subscribedAt: Int64, reporting: String, lost: String, unreplayable: String) throws(RoomWardenError) {
+    private func replayPending() throws(RoomWardenError) -> Int {
+        guard var span = pending else { return 0 }
+        try sink.flush()
+        let lost = "messages published between \(Watcher.clock(span.from)) and \(Watcher.clock(span.to))"
+        // A span tried before was reported then: its retry says only that.
+        let reporting = span.reporting.isEmpty ? "the replay of \(lost), tried again" : span.reporting.joined(separator: "; ")
         do {
-            let done = try fill(from: from - GapReplay.margin, until: to + GapReplay.margin, lostSince: lostSince, subscribedAt: subscribedAt)
+            let done = try fill(from: span.from - GapReplay.margin, until: span.to + GapReplay.margin, lostSince: span.from, subscribedAt: span.subscribedAt)
+            pending = nil
+            cutOff.removeAll()
             try sink.flush()
             let rooms = done.rooms.count
             var line = "\(reporting); replayed \(done.replayed) message\(done.replayed == 1 ? "" : "s") from the archives of \(rooms) room\(rooms == 1 ? "" : "s")"
@@ -300,13 +400,30 @@ public final class Watcher {
                 let named = unarchived.prefix(5).map { room in
                     String(decoding: room, as: UTF8.self) + (done.backlogs.contains(room) ? " (list backlog, no times)" : " (no archive)")
                 }.joined(separator: ", ") + (unarchived.count > 5 ? " and \(unarchived.count - 5) more" : "")
-                line += "; \(lost) \(named) were not received"
+                line += "; \(lost) to \(named) were not received"
             }
             printDiagnostic(line)
         } catch {
             if let stop = interruption { throw stop }
-            printDiagnostic("\(unreplayable); they could not be replayed from the archives (\(error.message))")
+            let now = Monotonic.milliseconds()
+            span.failures += 1
+            let first = span.firstFailure ?? now
+            span.firstFailure = first
+            if error.isPermanent || error.exitCode != 69 || now - first >= retryBudget {
+                pending = nil
+                printDiagnostic("\(reporting); \(lost) were not received; they could not be replayed from the archives (\(error.message))")
+            } else {
+                if !span.reporting.isEmpty || span.failures == 1 {
+                    let head = span.reporting.isEmpty ? "" : span.reporting.joined(separator: "; ") + "; "
+                    printDiagnostic("\(head)the replay of \(lost) was cut off (\(error.message)); trying again")
+                    span.reporting = []
+                }
+                span.retryAt = now + min(2_000, 100 << min(span.failures, 5))
+                pending = span
+                return 0
+            }
         }
+        return try releaseHeld()
     }
 
     /// Replays the rooms' archives from `from` (skipping what was received
@@ -316,6 +433,8 @@ public final class Watcher {
         var receivedLive = lostSince == nil ? [:] : recent.received(since: from)
         replayedEntries = replayedEntries.filter { $0.value >= from }
         let limit = options.count ?? .max
+        var thisReplay: [Int] = []
+        defer { if pending != nil { cutOff.formUnion(thisReplay) } }
         return try replay.run(
             from: from, until: until, subscribedAt: subscribedAt, handoff: handoff, markerRefused: queue.subscription?.markerRefused,
             formatter: formatter, sink: sink,
@@ -329,10 +448,16 @@ public final class Watcher {
                     }
                 }
                 let identity = Watcher.identity(view)
-                if replayedEntries[identity] != nil { return false }
+                if replayedEntries[identity] != nil {
+                    // Printed by a replay cut off before its marker: its
+                    // live copy may still be held, so this read expects it.
+                    if cutOff.contains(identity) { handoff.archived(view) }
+                    return false
+                }
                 if !ignore.isEmpty && isIgnored(view.channel) { return false }
                 if let grep, !grep.matches(view.payload) { return false }
                 if replayedEntries.count < 1_000_000 { replayedEntries[identity] = view.ts ?? from }
+                thisReplay.append(identity)
                 printed += 1
                 return true
             },
