@@ -9,7 +9,9 @@
 public struct RecentTransactions<T: ResumableTransaction> {
     /// The limits.
     public let limits: RecheckWindow
-    private var entries: [(transaction: T, at: Int64)] = []
+    /// Kept from `head` on; those before it were dropped (set to nil at
+    /// once, so their memory goes then, not at the next compaction).
+    private var entries: [(transaction: T?, at: Int64)] = []
     private var head = 0
     private var bytes = 0
 
@@ -28,7 +30,8 @@ public struct RecentTransactions<T: ResumableTransaction> {
         bytes += transaction.size
         while head < entries.count - 1,
               count > limits.count || bytes > limits.bytes || entries[head].at < at - limits.milliseconds {
-            bytes -= entries[head].transaction.size
+            bytes -= entries[head].transaction?.size ?? 0
+            entries[head].transaction = nil
             head += 1
         }
         if head > 1024 && head > entries.count / 2 {
@@ -39,7 +42,7 @@ public struct RecentTransactions<T: ResumableTransaction> {
 
     /// Those confirmed at `since` or later, oldest first.
     public func confirmed(since: Int64) -> [T] {
-        entries[head...].filter { $0.at >= since }.map(\.transaction)
+        entries[head...].filter { $0.at >= since }.compactMap(\.transaction)
     }
 
     /// After a check of `confirmed(since:)` on a new server: keeps those
@@ -49,7 +52,7 @@ public struct RecentTransactions<T: ResumableTransaction> {
         let checked = entries[head...].filter { $0.at >= since }
         entries = zip(checked, missing).filter { !$0.1 }.map(\.0)
         head = 0
-        bytes = entries.reduce(0) { $0 + $1.transaction.size }
+        bytes = entries.reduce(0) { $0 + ($1.transaction?.size ?? 0) }
     }
 }
 
