@@ -118,6 +118,37 @@ final class SentinelWatchTests: XCTestCase {
 
     /// No sentinel answers: one line naming each, exit 69 (not a wait on
     /// 127.0.0.1:6379, as before watch knew the sentinels).
+    /// `watch --archive` behind sentinels archives on the master they name
+    /// (it wrote to 127.0.0.1:6379, the default address, before).
+    func testArchiveWritesOnTheMasterTheSentinelsName() throws {
+        let s = try set()
+        let room = "room:sarchive-\(UUID().uuidString.prefix(6))"
+        let p = try CLIProcess(["watch", room, "--archive", "--format", "{message}", "--sentinel", s.sentinelAddresses[0],
+                                "--master", s.masterName])
+        let deadline = Date().addingTimeInterval(10)
+        var sent = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("live") && Date() < deadline && p.process.isRunning {
+            let conn = try s.connectMaster(timeout: .seconds(5))
+            _ = try conn.command("PUBLISH", room, "live \(sent)")  // published, not archived: watch archives it
+            sent += 1
+            usleep(100_000)
+        }
+        XCTAssertTrue(waitForLine(p, "live \(sent - 1)", timeout: 5), p.stderrSoFar)
+        let conn = try s.connectMaster(timeout: .seconds(5))
+        var archived = 0
+        let until = Date().addingTimeInterval(10)
+        while Date() < until {
+            archived = try conn.command("ZCARD", "\(room):archive").integer.map { Int($0) } ?? 0
+            if archived >= 1 { break }
+            usleep(50_000)
+        }
+        p.signal(SIGINT)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertGreaterThanOrEqual(archived, 1, "archived on the master: \(r.stderr)")
+        XCTAssertFalse(r.stderr.contains("--archive: lost"), r.stderr)
+    }
+
     func testNoReachableSentinelIs69NamingThem() throws {
         let r = try roomwarden(["watch", "--sentinel", "127.0.0.1:1", "--sentinel", "127.0.0.1:2", "--master", "roomwarden"], timeout: 10)
         XCTAssertEqual(r.status, 69, r.stderr)

@@ -164,12 +164,12 @@ final class ArchiveWriter: @unchecked Sendable {
             while true {
                 if isAbandoned { return }
                 do {
-                    if connection == nil { connection = try settings.connect() }
+                    if connection == nil { connection = try archiveConnection() }
                     guard let c = connection else { break }
                     if batch == nil { batch = try prepare(records, on: c, kinds: &kinds, recent: &recent, ids: &ids) }
                     if let b = batch { try send(b, on: c, recent: &recent, pushes: &pushes) }
                     if let since = outage {
-                        printDiagnostic("--archive: the archive link to \(settings.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
+                        printDiagnostic("--archive: the archive link to \(c.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
                         outage = nil
                     }
                     break
@@ -179,10 +179,12 @@ final class ArchiveWriter: @unchecked Sendable {
                     condition.unlock()
                     break
                 } catch {
+                    let lost = connection.map { "\($0.endpoint)" }
+                        ?? (settings.sentinel.map { "the master '\($0.masterName)'" } ?? "\(settings.endpoint)")
                     connection = nil
                     if outage == nil {
                         outage = Monotonic.milliseconds()
-                        printDiagnostic("--archive: lost the archive link to \(settings.endpoint): \(error); \(records.count) messages waiting, retrying")
+                        printDiagnostic("--archive: lost the archive link to \(lost): \(error); \(records.count) messages waiting, retrying")
                     }
                     let delay = min(5000, 100 * pow(2, Double(min(attempt, 16)))) * Double.random(in: 0.5...1.0)
                     attempt += 1
@@ -196,6 +198,15 @@ final class ArchiveWriter: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
+    }
+
+    /// The link writes go on: the server named, or behind sentinels the
+    /// master they name now (asked again after every lost link; a node
+    /// that is not, or not yet, the master is a failure to retry).
+    private func archiveConnection() throws(RoomWardenError) -> Connection {
+        guard settings.sentinel != nil else { return try settings.connect() }
+        guard case .sentinel(let sentinel) = try settings.topology(retryFor: .zero) else { return try settings.connect() }
+        return try sentinel.connection()
     }
 
     private var isAbandoned: Bool {
