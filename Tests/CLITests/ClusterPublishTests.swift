@@ -8,20 +8,13 @@ import XCTest
 /// and kill nodes), started once. Ground truth comes from plain
 /// connections to each key's owner.
 final class ClusterPublishTests: XCTestCase {
-    private static let lock = NSLock()
-    private static var started: Result<RedisCluster, Error>?
+    private static let fixture = StartedOnce { try RedisCluster() }
 
     /// The suite's cluster, started on first use; killed nodes brought
     /// back and the cluster healthy again before each test.
     private func cluster() throws -> RedisCluster {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        if Self.started == nil { Self.started = Result { try RedisCluster() } }
-        let c = try Self.started!.get()
-        for server in c.servers {
-            if server.isPaused { try server.resume() }
-            if !server.isRunning { try server.start() }
-        }
-        try c.waitHealthy()
+        let c = try Self.fixture.get()
+        try c.revive()
         return c
     }
 

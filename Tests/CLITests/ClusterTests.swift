@@ -10,14 +10,11 @@ import XCTest
 /// once for the suite. Ground truth comes from plain connections to each
 /// key's owner.
 final class ClusterTests: XCTestCase {
-    private static let lock = NSLock()
-    private static var started: Result<RedisCluster, Error>?
+    private static let fixture = StartedOnce { try RedisCluster(proxied: true) }
 
     /// The suite's cluster, started on first use.
     private func cluster() throws -> RedisCluster {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        if Self.started == nil { Self.started = Result { try RedisCluster(proxied: true) } }
-        return try Self.started!.get()
+        try Self.fixture.get()
     }
 
     /// 2026-11-21T22:26:40.000Z

@@ -8,19 +8,12 @@ import XCTest
 /// master over and kill it), started once. Ground truth is read on the
 /// master the sentinels name, on a connection of its own.
 final class SentinelPublishTests: XCTestCase {
-    private static let lock = NSLock()
-    private static var started: Result<SentinelSet, Error>?
+    private static let fixture = StartedOnce { try SentinelSet() }
 
     /// The suite's set, with every data node running and settled.
     private func set() throws -> SentinelSet {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        if Self.started == nil { Self.started = Result { try SentinelSet() } }
-        let s = try Self.started!.get()
-        for node in s.dataNodes {
-            if node.isPaused { try node.resume() }
-            if !node.isRunning { try s.restart(node) }
-        }
-        try s.waitSettled()
+        let s = try Self.fixture.get()
+        try s.revive()
         return s
     }
 

@@ -8,14 +8,11 @@ import XCTest
 /// master, a replica and three sentinels (the sentinels with a password
 /// of their own), started once for the suite.
 final class SentinelTests: XCTestCase {
-    private static let lock = NSLock()
-    private static var started: Result<SentinelSet, Error>?
     private static let sentinelPassword = "s3ntinel-pw"
+    private static let fixture = StartedOnce { try SentinelSet(sentinelPassword: sentinelPassword) }
 
     private func set() throws -> SentinelSet {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        if Self.started == nil { Self.started = Result { try SentinelSet(sentinelPassword: Self.sentinelPassword) } }
-        let s = try Self.started!.get()
+        let s = try Self.fixture.get()
         for i in s.sentinels.indices where !s.sentinels[i].isRunning { try s.startSentinel(i) }
         return s
     }

@@ -9,13 +9,10 @@ import XCTest
 /// sentinels name, hears `+switch-master` and moves at once, and replays
 /// the gap from the archive on the new master.
 final class SentinelWatchTests: XCTestCase {
-    private static let lock = NSLock()
-    private static var started: Result<SentinelSet, Error>?
+    private static let fixture = StartedOnce { try SentinelSet() }
 
     private func set() throws -> SentinelSet {
-        Self.lock.lock(); defer { Self.lock.unlock() }
-        if Self.started == nil { Self.started = Result { try SentinelSet() } }
-        return try Self.started!.get()
+        try Self.fixture.get()
     }
 
     /// Publishes and archives one message on the current master (MULTI;

@@ -152,11 +152,7 @@ public final class RedisCluster {
     public static func shared() throws -> RedisCluster {
         sharedLock.lock(); defer { sharedLock.unlock() }
         if let cluster = sharedCluster {
-            for server in cluster.servers {
-                if server.isPaused { try server.resume() }
-                if !server.isRunning { try server.start() }
-            }
-            try cluster.waitHealthy()
+            try cluster.revive()
             return cluster
         }
         let cluster = try RedisCluster()
@@ -316,6 +312,16 @@ public final class RedisCluster {
     }
 
     // MARK: Health
+
+    /// Brings back every killed node, resumes every paused one and waits
+    /// until the cluster is healthy (roles and slots as they are now).
+    public func revive() throws {
+        for server in servers {
+            if server.isPaused { try server.resume() }
+            if !server.isRunning { try server.start() }
+        }
+        try waitHealthy()
+    }
 
     /// Waits until every running node says `cluster_state:ok` with all
     /// 16384 slots served by running nodes, every running node sees the

@@ -180,6 +180,16 @@ public final class SentinelSet {
 
     // MARK: Settling
 
+    /// Brings back every killed data node, resumes every paused one and
+    /// waits until the set is settled (whichever node is master now).
+    public func revive() throws {
+        for node in dataNodes {
+            if node.isPaused { try node.resume() }
+            if !node.isRunning { try restart(node) }
+        }
+        try waitSettled()
+    }
+
     /// Waits until every running sentinel reports the same master, sees it
     /// healthy (flags just `master`), knows the other sentinels and sees
     /// every other running data node as a healthy replica of it; and until
