@@ -203,3 +203,35 @@ extension RedisCommand {
         }
     }
 }
+
+extension ConnectionOptions {
+    /// The quick path's reading (QuickParsable): the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var o = Self()
+        o.url = a.value("url", short: "u", joined: true)
+        o.host = a.value("host", short: "h", joined: true)
+        o.port = a.value("port", short: "p", joined: true)
+        o.socket = a.value("socket", short: "s", joined: true)
+        o.db = a.value("db")
+        o.user = a.value("user")
+        o.password = a.value("pass", short: "a")
+        o.askpass = a.flag("askpass")
+        o.connectTimeout = a.value("connect-timeout") ?? .seconds(5)
+        o.timeout = a.value("timeout") ?? .seconds(30)
+        o.sentinels = a.values("sentinel")
+        o.master = a.value("master")
+        do { try o.validate() } catch { return nil }
+        return o
+    }
+}
+
+extension ArchiveOptions {
+    /// The quick path's reading (QuickParsable): the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var o = Self()
+        o.archiveKey = a.value("archive-key")
+        o.backlogKey = a.value("backlog-key")
+        do { try o.validate() } catch { return nil }
+        return o
+    }
+}

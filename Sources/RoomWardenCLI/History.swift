@@ -209,3 +209,31 @@ extension RoomWarden.History {
 }
 
 extension ScoreUnit: ExpressibleByArgument {}
+
+extension RoomWarden.History: QuickParsable {
+    /// The quick path's reading: the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var c = Self()
+        guard let connection = ConnectionOptions.quick(&a), let output = OutputOptions.quick(&a),
+              let archive = ArchiveOptions.quick(&a) else { return nil }
+        c.connection = connection
+        c.output = output
+        c.archive = archive
+        c.since = a.value("since")
+        c.until = a.value("until")
+        c.last = a.value("last")
+        c.limit = a.value("limit")
+        c.reverse = a.flag("reverse")
+        c.follow = a.flag("follow")
+        c.grep = a.value("grep")
+        c.ignoreCase = a.flag("ignore-case", short: "i")
+        c.from = a.values("from")
+        c.ignore = a.values("ignore")
+        c.delete = a.flag("delete")
+        c.all = a.flag("all")
+        c.yes = a.flag("yes")
+        c.scoreUnit = a.value("score-unit") ?? .auto
+        c.targets = a.positionals()
+        return c
+    }
+}

@@ -41,3 +41,16 @@ struct OutputOptions: ParsableArguments {
         return MessageFormatter(format: try outputFormat(), colour: colour, localTime: local, nulTerminated: nulTerminated)
     }
 }
+
+extension OutputOptions {
+    /// The quick path's reading (QuickParsable): the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var o = Self()
+        o.format = a.value("format", short: "f", joined: true) ?? "text"
+        o.json = a.flag("json")
+        o.nulTerminated = a.flag("null", short: "0")
+        o.local = a.flag("local")
+        do { try o.validate() } catch { return nil }
+        return o
+    }
+}

@@ -174,3 +174,27 @@ extension RoomWarden {
 extension RoomWarden.Publish: TakesRawBytes {
     var rawByteArguments: [String] { [channel] + (message.map { [$0] } ?? []) }
 }
+
+extension RoomWarden.Publish: QuickParsable {
+    /// The quick path's reading: the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var c = Self()
+        guard let connection = ConnectionOptions.quick(&a), let archive = ArchiveOptions.quick(&a) else { return nil }
+        c.connection = connection
+        c.archive = archive
+        c.nulSeparated = a.flag("null", short: "0")
+        c.whole = a.flag("whole")
+        c.retain = a.value("retain")
+        c.maxLen = a.value("max-len")
+        c.retryFor = a.value("retry-for") ?? .seconds(30)
+        c.noArchive = a.flag("no-archive")
+        c.from = a.value("from")
+        c.format = a.value("format", short: "f", joined: true) ?? .text
+        c.json = a.flag("json")
+        c.quiet = a.flag("quiet", short: "q")
+        guard let channel = a.positional() else { return nil }
+        c.channel = channel
+        c.message = a.positional()
+        return c
+    }
+}

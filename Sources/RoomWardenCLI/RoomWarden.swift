@@ -45,7 +45,9 @@ package struct RoomWarden: ParsableCommand {
             Glibc.exit(64)
         }
         do {
-            var command = try parseAsRoot(arguments)
+            // A plain command line skips ArgumentParser's reflection (see
+            // QuickParsable); anything else, help and errors included, is its.
+            var command = try QuickParse.command(arguments) ?? parseAsRoot(arguments)
             try RawArguments.checkTakenAsBytes(by: command)
             try command.run()
         } catch {

@@ -112,3 +112,22 @@ extension RoomWarden {
 }
 
 extension StatsSort: ExpressibleByArgument {}
+
+extension RoomWarden.Stats: QuickParsable {
+    /// The quick path's reading: the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var c = Self()
+        guard let connection = ConnectionOptions.quick(&a), let archive = ArchiveOptions.quick(&a) else { return nil }
+        c.connection = connection
+        c.archive = archive
+        c.window = a.value("window") ?? .standard
+        c.top = a.value("top")
+        c.sort = a.value("sort") ?? .messages
+        c.format = a.value("format", short: "f", joined: true)
+        c.json = a.flag("json")
+        c.watch = a.value("watch")
+        c.sample = a.value("sample")
+        c.pattern = a.positional() ?? "room:*"
+        return c
+    }
+}

@@ -112,3 +112,30 @@ extension RoomWarden {
         }
     }
 }
+
+extension RoomWarden.Watch: QuickParsable {
+    /// The quick path's reading: the same names as above.
+    static func quick(_ a: inout QuickArguments) -> Self? {
+        var c = Self()
+        guard let connection = ConnectionOptions.quick(&a), let output = OutputOptions.quick(&a),
+              let archiveOptions = ArchiveOptions.quick(&a) else { return nil }
+        c.connection = connection
+        c.output = output
+        c.archiveOptions = archiveOptions
+        c.channels = a.values("channel", short: "c", joined: true)
+        c.ignore = a.values("ignore")
+        c.grep = a.value("grep")
+        c.ignoreCase = a.flag("ignore-case", short: "i")
+        c.count = a.value("count", short: "n", joined: true)
+        c.wait = a.value("wait")
+        c.duration = a.value("duration")
+        c.buffer = a.value("buffer") ?? .megabytes(256)
+        c.heartbeat = a.value("heartbeat") ?? .seconds(15)
+        c.noReconnect = a.flag("no-reconnect")
+        c.archive = a.flag("archive")
+        c.sharded = a.flag("sharded")
+        c.since = a.value("since")
+        c.patterns = a.positionals()
+        return c
+    }
+}
