@@ -217,4 +217,27 @@ final class HistoryHostileTests: XCTestCase {
             XCTAssertLessThan(rss, 90_000, "\(target) \(extra): peak RSS \(rss) KB for a 120 MB archive")
         }
     }
+
+    /// Rooms merged together share one page budget: 20 rooms of 40 members
+    /// of 200 KB (160 MB) export in bounded memory. Each room paged 8 MB
+    /// (and read the next page ahead) on its own before: 252 MB peak RSS for
+    /// 20 rooms of 60 such members, growing with every room.
+    func testManyRoomsOfLargeMembersShareOnePageBudget() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { throw XCTSkip("no /usr/bin/time") }
+        let room = freshRoom()
+        _ = try server.run("EVAL", """
+            for r = 1, 20 do for i = 1, 40 do
+              redis.call('ZADD', KEYS[1] .. r .. ':archive', ARGV[1] + i * 1000 + r, string.rep('m', 200000) .. r .. ':' .. i)
+            end end return 1
+            """, "1", room, String(base))
+        defer { for r in 1...20 { _ = try? server.run("DEL", "\(room)\(r):archive") } }
+        let bin = "'\(CLIProcess.binary.path)'"
+        for extra in ["", "--reverse"] {
+            let r = try bash("/usr/bin/time -f 'rss %M' \(bin) history '\(room)*' -f raw \(extra) -s '\(server.socketPath)' | wc -c", timeout: 120)
+            let expected = (1...20).reduce(0) { sum, r in sum + (1...40).reduce(0) { $0 + 200_000 + "\(r):\($1)".utf8.count + 1 } }
+            XCTAssertEqual(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines), String(expected), "\(extra): \(r.stderr)")
+            let rss = Int(r.stderr.split(separator: " ").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? .max
+            XCTAssertLessThan(rss, 100_000, "\(extra): peak RSS \(rss) KB for 20 rooms of 8 MB")
+        }
+    }
 }

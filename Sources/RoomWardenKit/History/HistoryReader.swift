@@ -288,7 +288,8 @@ public final class HistoryReader {
         var streams: [RoomStream] = []
         for room in rooms {
             streams.append(RoomStream(room: room, unit: try unit(of: room.key), options: window, newestFirst: newestFirst,
-                                      pageSize: pageSize, fetcher: try fetcher(for: room.key, removing: removing), prefetch: !removing))
+                                      pageSize: pageSize, fetcher: try fetcher(for: room.key, removing: removing), prefetch: !removing,
+                                      rooms: rooms.count))
         }
         for s in streams { try s.request() }
         var heap = StreamHeap(newestFirst: newestFirst)

@@ -13,6 +13,8 @@ final class RoomStream {
     let newestFirst: Bool
     /// The most entries a page asks for.
     let pageSize: Int
+    /// About the most bytes a page holds (`PageSizing`).
+    let pageBytes: Int
     /// What the next page asks for: fewer than `pageSize` for large
     /// entries (`PageSizing`).
     private var nextCount: Int
@@ -37,12 +39,13 @@ final class RoomStream {
     private var index = 0
 
     init(room: ArchivedRoom, unit: ScoreUnit, options: HistoryOptions, newestFirst: Bool, pageSize: Int, fetcher: PageFetcher,
-         prefetch: Bool = true) {
+         prefetch: Bool = true, rooms: Int = 1) {
         self.room = room
         self.unit = unit
         self.newestFirst = newestFirst
         self.pageSize = pageSize
-        nextCount = PageSizing.first(pageSize)
+        pageBytes = PageSizing.bytes(rooms: rooms)
+        nextCount = PageSizing.first(pageSize, rooms: rooms)
         self.fetcher = fetcher
         self.prefetch = prefetch
         lower = options.since.map { .inclusive(unit.score(forMilliseconds: $0)) } ?? .negativeInfinity
@@ -98,7 +101,7 @@ final class RoomStream {
             }
         }
         if current.count < askedCount { exhausted = true }
-        nextCount = PageSizing.next(asked: askedCount, count: current.count, size: current.byteCount, ceiling: pageSize)
+        nextCount = PageSizing.next(asked: askedCount, count: current.count, size: current.byteCount, ceiling: pageSize, bytes: pageBytes)
         if prefetch { try request() }  // the next page is on its way while this one prints
         return current.count > 0
     }
