@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "HiredisTests", dependencies: ["Hiredis", "RedisFixture"], swiftSettings: testSettings),
         .testTarget(name: "RoomWardenKitTests", dependencies: ["RoomWardenKit", "RedisFixture"], swiftSettings: testSettings),
         .testTarget(name: "RoomWardenCLITests", dependencies: [
-            "RoomWardenCLI", "RoomWardenKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "RoomWardenCLI", "RoomWardenKit", "RedisFixture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: testSettings),
         .testTarget(name: "CLITests", dependencies: ["RedisFixture", "Hiredis", "RoomWardenKit"], swiftSettings: testSettings),
     ]

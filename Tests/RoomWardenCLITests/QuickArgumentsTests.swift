@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RedisFixture
 @testable import RoomWardenCLI
 import XCTest
 
@@ -138,7 +139,7 @@ final class QuickArgumentsTests: XCTestCase {
                     "x|y", "-i", "--window", "1m,1h", "--top", "3", "--sort", "name", "--delete", "--yes", "--all", "--last",
                     "2", "--whole", "--no-archive", "--sentinel", "127.0.0.1", "--master", "m", "-h", "127.0.0.2", "--db", "2",
                     "-a", "pw", "--askpass", "--timeout", "0", "--buffer", "2MB", "-x", "--bogus", ""]
-        var generator = SplitMix(seed: 0x5eed)
+        var generator = SeededRandom(seed: 0x5EED_0003)
         var taken = 0
         for round in 0..<1200 {
             let command = ["publish", "watch", "history", "stats"][round % 4]
@@ -194,18 +195,5 @@ final class QuickArgumentsTests: XCTestCase {
             }
             return names.isEmpty || names.contains("--help") || names.contains("--version") ? nil : names
         }
-    }
-}
-
-/// A seeded generator: the same random lines in every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

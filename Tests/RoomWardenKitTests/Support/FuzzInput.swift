@@ -1,19 +1,14 @@
 import Foundation
+import RedisFixture
 
-/// Reproducible random and extreme inputs for the fuzz tests: a seeded
-/// SplitMix64, so a failure names a seed that replays it.
+/// Reproducible random and extreme inputs for the fuzz tests, drawn from
+/// a `SeededRandom`, so a failure names a seed that replays it.
 struct FuzzInput: RandomNumberGenerator {
-    private var state: UInt64
+    private var random: SeededRandom
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { random.next() }
 
     /// Pieces values are made of, the extremes included.
     static let pieces: [String] = [
