@@ -113,6 +113,52 @@ final class SentinelWatchTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("not received"), r.stderr)
     }
 
+    /// True once sentinel `index` has a client subscribed (watch's
+    /// listener: sentinels themselves subscribe only on data nodes).
+    private func listenerIsOn(_ s: SentinelSet, _ index: Int, timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let list = try? s.sentinels[index].run(timeout: .seconds(2), ["CLIENT", "LIST"]).string,
+               list.contains("sub=1") { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    /// The sentinel watch listens to for `+switch-master` stops (SIGSTOP:
+    /// its socket stays open, nothing answers): after a PING unanswered for
+    /// --heartbeat, watch listens on another sentinel, and hears the next
+    /// failover there. Before, it listened to the stopped one for ever and
+    /// heard no announcement.
+    func testASilentSentinelIsLeftForAnotherThatAnnouncesTheFailover() throws {
+        let s = try set()
+        let room = "room:ssilent-\(UUID().uuidString.prefix(6))"
+        let p = try CLIProcess(["watch", room, "--format", "{message}", "--heartbeat", "1s", "--sentinel", s.sentinelAddresses[0],
+                                "--sentinel", s.sentinelAddresses[1], "--master", s.masterName])
+        let deadline = Date().addingTimeInterval(10)
+        var n = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
+            try publish(s, room, "probe\(n)")
+            n += 1
+            usleep(100_000)
+        }
+        XCTAssertTrue(listenerIsOn(s, 0, timeout: 5), "listening on the first sentinel: \(p.stderrSoFar)")
+        try s.sentinels[0].pause()
+        defer {
+            try? s.sentinels[0].resume()
+            try? s.waitSettled(timeout: 60)
+        }
+        XCTAssertTrue(listenerIsOn(s, 1, timeout: 10), "moved to the second sentinel: \(p.stderrSoFar)")
+        let moved = try s.failover()
+        try publish(s, room, "after")
+        XCTAssertTrue(waitForLine(p, "after", timeout: 5), p.stderrSoFar)
+        p.signal(SIGTERM)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 143, r.stderr)
+        XCTAssertTrue(r.stderr.contains("the sentinels announced a failover"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("at 127.0.0.1:\(moved)"), r.stderr)
+    }
+
     /// No sentinel answers: one line naming each, exit 69 (not a wait on
     /// 127.0.0.1:6379, as before watch knew the sentinels).
     /// `watch --archive` behind sentinels archives on the master they name

@@ -62,6 +62,12 @@ public final class SentinelResolver {
             "no Redis Sentinel could be reached for master '\(settings.masterName)': tried \(tried.joined(separator: ", ")); check that the sentinels are up and their addresses (the URL's hosts or --sentinel)")
     }
 
+    /// Asks `sentinel` last from now on (it fell silent).
+    public func askLast(_ sentinel: Endpoint) {
+        guard settings.sentinels.count > 1, let index = settings.sentinels.firstIndex(of: sentinel) else { return }
+        settings.sentinels.append(settings.sentinels.remove(at: index))
+    }
+
     /// The message after "could not reach the sentinel at X: ".
     private static func detail(_ message: String) -> String {
         guard let r = message.firstRange(of: ": ") else { return message }

@@ -17,15 +17,21 @@ public final class SentinelSwitchListener {
     /// The master as last known: the one `next` compares against.
     public private(set) var master: Endpoint
     private let buffer: UnsafeMutableRawBufferPointer
+    /// When the sentinel last sent anything (monotonic ms).
+    private var heardAt = Monotonic.milliseconds()
+    /// When a PING went unanswered so far.
+    private var pingSentAt: Int64?
 
     /// Subscribes on the first sentinel that answers. `master` is the
-    /// master in use now (as `SentinelTopology.master` says).
-    public init(settings: SentinelSettings, master: Endpoint) throws(RoomWardenError) {
-        resolver = SentinelResolver(settings: settings)
+    /// master in use now (as `SentinelTopology.master` says). `resolver`
+    /// may be the one the master's links are found with: a sentinel that
+    /// falls silent here is then asked last there too.
+    public init(resolver: SentinelResolver, master: Endpoint) throws(RoomWardenError) {
+        self.resolver = resolver
         self.master = master
         buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
         do {
-            (connection, sentinel) = try SentinelSwitchListener.subscribe(settings)
+            (connection, sentinel) = try SentinelSwitchListener.subscribe(resolver.settings)
         } catch {
             buffer.deallocate()
             throw error
@@ -52,21 +58,61 @@ public final class SentinelSwitchListener {
         var switched: Endpoint?
         let name = resolver.settings.masterName
         do {
-            _ = try connection.receive(timeoutMilliseconds: timeoutMilliseconds, buffer: buffer) { event in
+            let got = try connection.receive(timeoutMilliseconds: timeoutMilliseconds, buffer: buffer) { event in
                 guard case .message(let m) = event,
                       let to = SentinelSwitchListener.parseSwitch(m.payload, masterName: name) else { return }
                 switched = to
             }
+            if case .bytes = got {
+                heardAt = Monotonic.milliseconds()
+                pingSentAt = nil
+            }
         } catch {
-            // The sentinel went away: listen on another, and ask there in
-            // case the switch happened meanwhile.
-            (connection, sentinel) = try SentinelSwitchListener.subscribe(resolver.settings)
-            let now = try resolver.askMaster()
-            if now != master { switched = now }
+            switched = try moveToAnotherSentinel()
         }
-        guard let switched, switched != master else { return nil }
-        master = switched
-        return switched
+        return changed(to: switched)
+    }
+
+    /// Checks that the sentinel still answers, as watch checks its link:
+    /// a PING after `heartbeatMilliseconds` of silence, and when that stays
+    /// unanswered as long again (a sentinel stopped, or a link that died
+    /// without a word), listening moves to another sentinel. The new master
+    /// if asking there found that it moved meanwhile.
+    public func keepAlive(heartbeatMilliseconds: Int64) throws(RoomWardenError) -> Endpoint? {
+        // What came meanwhile first: a pong read late is no silence.
+        if let switched = try next(timeoutMilliseconds: 0) { return switched }
+        let now = Monotonic.milliseconds()
+        if let sent = pingSentAt {
+            guard now - sent >= heartbeatMilliseconds else { return nil }
+            return changed(to: try moveToAnotherSentinel())
+        }
+        guard now - heardAt >= heartbeatMilliseconds else { return nil }
+        do {
+            try connection.append(.ping)
+            try connection.flush()
+        } catch {
+            return changed(to: try moveToAnotherSentinel())
+        }
+        pingSentAt = now
+        return nil
+    }
+
+    /// The sentinel went away or fell silent: listen on another (it is
+    /// asked last from now on), and ask there in case the master moved
+    /// meanwhile.
+    private func moveToAnotherSentinel() throws(RoomWardenError) -> Endpoint {
+        resolver.askLast(sentinel)
+        (connection, sentinel) = try SentinelSwitchListener.subscribe(resolver.settings)
+        heardAt = Monotonic.milliseconds()
+        pingSentAt = nil
+        return try resolver.askMaster()
+    }
+
+    /// `endpoint` if it is another master than the one known (then known).
+    private func changed(to endpoint: Endpoint?) -> Endpoint? {
+        guard let endpoint, endpoint != master else { return nil }
+        master = endpoint
+        return endpoint
     }
 
     /// The new master in a `+switch-master` payload

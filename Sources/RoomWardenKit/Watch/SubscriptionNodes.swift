@@ -123,10 +123,10 @@ final class SubscriptionNodes {
     /// if not yet listening (again at most every 5 s after a failure).
     /// Returns a line for stderr the first time that fails.
     func listen() -> String? {
-        guard case .sentinel(_, let sentinels) = kind, listener == nil,
+        guard case .sentinel(let resolver, _) = kind, listener == nil,
               Monotonic.milliseconds() >= listenerRetryAt else { return nil }
         do {
-            listener = try SentinelSwitchListener(settings: sentinels, master: current)
+            listener = try SentinelSwitchListener(resolver: resolver, master: current)
             toldListenerFailure = false
             return nil
         } catch {
@@ -144,6 +144,20 @@ final class SubscriptionNodes {
         guard let listener else { return nil }
         do {
             guard let to = try listener.next(timeoutMilliseconds: 0), to != current else { return nil }
+            return to
+        } catch {
+            self.listener = nil
+            if let line = listenerFailed(error) { notice(line) }
+            return nil
+        }
+    }
+
+    /// Keeps the listener's sentinel answering (`keepAlive`); the new
+    /// master when the sentinel asked after a silent one names another.
+    func keepListenerAlive(heartbeatMilliseconds: Int64, notice: (String) -> Void) -> Endpoint? {
+        guard let listener else { return nil }
+        do {
+            guard let to = try listener.keepAlive(heartbeatMilliseconds: heartbeatMilliseconds), to != current else { return nil }
             return to
         } catch {
             self.listener = nil

@@ -267,6 +267,9 @@ final class SubscriptionReader {
                 link.pingSent = now
             }
             if let line = nodes.listen() { queue.notice(line) }
+            if let to = nodes.keepListenerAlive(heartbeatMilliseconds: heartbeat, notice: { queue.notice($0) }) {
+                throw .switched(to: to)
+            }
             let next = (link.pingSent ?? link.heardMonotonic) + heartbeat
             do { try waitForBytes(link, next - now) } catch {
                 if case .ended = error { return }

@@ -118,7 +118,7 @@ final class SentinelTopologyTests: XCTestCase {
         let old = try XCTUnwrap(port(topology.master))
         var notices: [String] = []
         topology.notice = { notices.append($0) }
-        let listener = try SentinelSwitchListener(settings: settings(), master: topology.master)
+        let listener = try SentinelSwitchListener(resolver: SentinelResolver(settings: settings()), master: topology.master)
         let started = Date()
         let new = try set.failover()
         let failoverTook = Date().timeIntervalSince(started)
@@ -145,7 +145,7 @@ final class SentinelTopologyTests: XCTestCase {
     }
 
     func testTheSwitchListenerMovesToAnotherSentinel() throws {
-        let listener = try SentinelSwitchListener(settings: settings(), master: .tcp(host: "127.0.0.1", port: try set.masterPort()))
+        let listener = try SentinelSwitchListener(resolver: SentinelResolver(settings: settings()), master: .tcp(host: "127.0.0.1", port: try set.masterPort()))
         XCTAssertEqual(listener.sentinel, set.sentinels[0].endpoint)
         set.stopSentinel(0)
         defer { try? set.startSentinel(0) }
