@@ -113,6 +113,138 @@ final class ClusterWatchTests: XCTestCase {
         XCTAssertLessThan(seconds, 3, String(moveLine))
     }
 
+    /// The payloads archived in `key`, read on the primary that owns it:
+    /// the `"message":"..."` of each envelope, in score order.
+    private func archivedPayloads(_ c: RedisCluster, _ key: String) throws -> [String] {
+        let conn = try c.connect(to: try c.primary(forKey: key), timeout: .seconds(5))
+        let members = try conn.command("ZRANGE", key, "0", "-1").elements ?? []
+        return members.compactMap { $0.string }.compactMap { member in
+            guard let start = member.range(of: #""message":""#)?.upperBound,
+                  let end = member[start...].firstIndex(of: "\"") else { return nil }
+            return String(member[start..<end])
+        }
+    }
+
+    /// Plain PUBLISHes (nothing archived by the publisher) to `rooms`,
+    /// through any node: classic pub/sub reaches every node.
+    private func publishPlain(_ c: RedisCluster, _ rooms: [String], _ texts: (String) -> [String]) throws {
+        let conn = try c.connect(to: try XCTUnwrap(try c.primaries().last), timeout: .seconds(5))
+        for room in rooms {
+            var batch = CommandBatch()
+            let all = texts(room)
+            for text in all { batch.add([Array("PUBLISH".utf8), Array(room.utf8), Array(text.utf8)]) }
+            try conn.append(batch)
+            _ = try conn.readReplies(all.count)
+        }
+    }
+
+    /// `watch --archive` through one node archives each room on the
+    /// primary that owns its archive key, every message once (it sent
+    /// every write to the node named, and rooms on other shards failed
+    /// with MOVED), and pushes a backlog-only room's messages to its list
+    /// wherever that lives.
+    func testArchiveWritesEachRoomOnItsOwnShard() throws {
+        let c = try RedisCluster.shared()
+        let prefix = "room:carch-\(UUID().uuidString.prefix(6))"
+        let rooms = try roomsOnEveryPrimary(c, prefix: prefix) { "\($0):archive" }.values.sorted()
+        // A room kept the recipe's way: only a list backlog.
+        let listRoom = "\(prefix):list"
+        let backlogKey = "\(listRoom):backlog"
+        let listConn = try c.connect(to: try c.primary(forKey: backlogKey), timeout: .seconds(5))
+        _ = try listConn.command("RPUSH", backlogKey, "old")
+        let named = try XCTUnwrap(try c.primaries().first)
+        let p = try CLIProcess(["watch", "\(prefix):*", "--archive", "--format", "{channel} {message}",
+                                "-h", "127.0.0.1", "-p", String(named.announcedPort)])
+        // Subscribed once a probe printed (probes are archived too).
+        let deadline = Date().addingTimeInterval(15)
+        var probes = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
+            try publishPlain(c, [rooms[0]]) { _ in ["probe\(probes)"] }
+            probes += 1
+            usleep(100_000)
+        }
+        let perRoom = 200
+        try publishPlain(c, rooms + [listRoom]) { room in (0..<perRoom).map { "m\($0)-\(room.suffix(3))" } }
+        let expected = (rooms.count + 1) * perRoom
+        let waiting = Date().addingTimeInterval(15)
+        while String(decoding: p.stdoutSoFar, as: UTF8.self).split(separator: "\n").filter({ !$0.contains("probe") }).count < expected,
+              Date() < waiting { usleep(20_000) }
+        // What watch printed is archived within a moment.
+        var archived: [String: [String]] = [:]
+        let settle = Date().addingTimeInterval(10)
+        repeat {
+            for room in rooms { archived[room] = try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") } }
+            if archived.values.allSatisfy({ $0.count >= perRoom }) { break }
+            usleep(100_000)
+        } while Date() < settle
+        usleep(300_000)
+        p.signal(SIGINT)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("MOVED"), r.stderr)
+        for room in rooms {
+            let want = (0..<perRoom).map { "m\($0)-\(room.suffix(3))" }
+            let owner = try c.primary(forKey: "\(room):archive").announcedPort
+            XCTAssertEqual(try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") }, want, "\(room) on \(owner): \(r.stderr)")
+        }
+        let list = (try listConn.command("LRANGE", backlogKey, "0", "-1").elements ?? []).compactMap(\.string)
+        XCTAssertEqual(list, (0..<perRoom).reversed().map { "m\($0)-\(listRoom.suffix(3))" } + ["old"], r.stderr)
+        let archiveOwner = try c.connect(to: try c.primary(forKey: "\(listRoom):archive"), timeout: .seconds(5))
+        XCTAssertEqual(try archiveOwner.command("EXISTS", "\(listRoom):archive").integer, 0)
+    }
+
+    /// A `CLUSTER FAILOVER` of a shard that owns a room while watch
+    /// archives a stream into every room: each message archived once.
+    func testArchiveFollowsAFailoverAndWritesEachMessageOnce() throws {
+        let c = try RedisCluster.shared()
+        let prefix = "room:cfail-\(UUID().uuidString.prefix(6))"
+        let byOwner = try roomsOnEveryPrimary(c, prefix: prefix) { "\($0):archive" }
+        let rooms = byOwner.values.sorted()
+        let primaries = try c.primaries()
+        let shard = try XCTUnwrap(primaries.first { byOwner[$0.id] != nil && $0.id != primaries[0].id })
+        let p = try CLIProcess(["watch", "\(prefix):*", "--archive", "--format", "{channel} {message}",
+                                "-h", "127.0.0.1", "-p", String(primaries[0].announcedPort)])
+        let deadline = Date().addingTimeInterval(15)
+        var probes = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
+            try publishPlain(c, [rooms[0]]) { _ in ["probe\(probes)"] }
+            probes += 1
+            usleep(100_000)
+        }
+        // A paced stream in the background; the failover in its middle.
+        let rounds = 60
+        let publisher = Thread {
+            for i in 0..<rounds {
+                try? self.publishPlain(c, rooms) { _ in ["s\(i)"] }
+                usleep(50_000)
+            }
+        }
+        publisher.start()
+        usleep(800_000)
+        _ = try c.failover(replicaOf: shard)
+        while !publisher.isFinished { usleep(50_000) }
+        let waiting = Date().addingTimeInterval(20)
+        var archived: [String: [String]] = [:]
+        repeat {
+            for room in rooms { archived[room] = try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") } }
+            if archived.values.allSatisfy({ $0.count >= rounds }) { break }
+            usleep(200_000)
+        } while Date() < waiting
+        usleep(300_000)
+        p.signal(SIGINT)
+        let r = p.wait()
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
+        // Printed once each (nothing lost in the failover), archived once each.
+        let printedLines = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n").filter { !$0.contains("probe") }
+        XCTAssertEqual(printedLines.count, rooms.count * rounds, r.stderr)
+        for room in rooms {
+            XCTAssertEqual(try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") }, (0..<rounds).map { "s\($0)" },
+                           "\(room): \(r.stderr)")
+        }
+    }
+
     func testShardedFollowsSPublishOnEveryShard() throws {
         let c = try RedisCluster.shared()
         let prefix = "room:sharded-\(UUID().uuidString.prefix(6))"

@@ -4,8 +4,9 @@ import Glibc
 import Hiredis
 
 /// `watch --archive`: writes every printed message to its room's archive,
-/// on a thread and a connection of its own, so a slow or frozen archive
-/// link never holds up printing.
+/// on a thread and connections of its own (`ArchiveLinks`: one server,
+/// the sentinels' master, or each key's primary on a Redis Cluster), so a
+/// slow or frozen archive link never holds up printing.
 ///
 /// - A batch that fails (the link lost, no reply within the timeout) is
 ///   sent again once reconnected. Each entry keeps its id across tries,
@@ -138,7 +139,7 @@ final class ArchiveWriter: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
-        var connection: Connection?
+        let links = ArchiveLinks(settings: settings)
         var recent = RecentArchive()
         var ids = MessageIDs()
         var kinds = RoomKinds()
@@ -164,12 +165,11 @@ final class ArchiveWriter: @unchecked Sendable {
             while true {
                 if isAbandoned { return }
                 do {
-                    if connection == nil { connection = try archiveConnection() }
-                    guard let c = connection else { break }
-                    if batch == nil { batch = try prepare(records, on: c, kinds: &kinds, recent: &recent, ids: &ids) }
-                    if let b = batch { try send(b, on: c, recent: &recent, pushes: &pushes) }
+                    try links.open()
+                    if batch == nil { batch = try prepare(records, on: links, kinds: &kinds, recent: &recent, ids: &ids) }
+                    if let b = batch { try send(b, on: links, recent: &recent, pushes: &pushes) }
                     if let since = outage {
-                        printDiagnostic("--archive: the archive link to \(c.endpoint) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
+                        printDiagnostic("--archive: the archive link to \(links.description) is back after \(Watcher.seconds(Monotonic.milliseconds() - since)); what waited is archived")
                         outage = nil
                     }
                     break
@@ -179,9 +179,8 @@ final class ArchiveWriter: @unchecked Sendable {
                     condition.unlock()
                     break
                 } catch {
-                    let lost = connection.map { "\($0.endpoint)" }
-                        ?? (settings.sentinel.map { "the master '\($0.masterName)'" } ?? "\(settings.endpoint)")
-                    connection = nil
+                    let lost = links.failed.map { "\($0)" } ?? links.description
+                    links.lost()
                     if outage == nil {
                         outage = Monotonic.milliseconds()
                         printDiagnostic("--archive: lost the archive link to \(lost): \(error); \(records.count) messages waiting, retrying")
@@ -200,15 +199,6 @@ final class ArchiveWriter: @unchecked Sendable {
         }
     }
 
-    /// The link writes go on: the server named, or behind sentinels the
-    /// master they name now (asked again after every lost link; a node
-    /// that is not, or not yet, the master is a failure to retry).
-    private func archiveConnection() throws(RoomWardenError) -> Connection {
-        guard settings.sentinel != nil else { return try settings.connect() }
-        guard case .sentinel(let sentinel) = try settings.topology(retryFor: .zero) else { return try settings.connect() }
-        return try sentinel.connection()
-    }
-
     private var isAbandoned: Bool {
         condition.lock()
         defer { condition.unlock() }
@@ -220,7 +210,6 @@ final class ArchiveWriter: @unchecked Sendable {
     /// same entries; and the payloads for list backlogs, by room in order
     /// (looked at again on each try).
     private struct Batch {
-        var commands = CommandBatch()
         var written: [(key: [UInt8], member: [UInt8], score: Int64)] = []
         var backlogs: [BacklogPushes.Pushes] = []
     }
@@ -231,13 +220,16 @@ final class ArchiveWriter: @unchecked Sendable {
     private struct RoomKinds {
         var backlogKeys: [[UInt8]: [UInt8]?] = [:]
 
-        /// Looks up the rooms not seen yet: two TYPEs each, one round trip.
-        mutating func learn(_ channels: [[UInt8]], template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?, on c: Connection) throws {
+        /// Looks up the rooms not seen yet: two TYPEs each, one round trip
+        /// (to each node holding some of the keys).
+        mutating func learn(_ channels: [[UInt8]], template: ArchiveKeyTemplate, backlog: BacklogKeyTemplate?, on links: ArchiveLinks) throws {
             let unknown = channels.filter { backlogKeys[$0] == nil }
             guard let backlog, !unknown.isEmpty else { return }
             if backlogKeys.count > 100_000 { backlogKeys.removeAll() }
-            let replies = try c.pipeline(unknown.flatMap { [.type(key: template.key(for: $0)), .type(key: backlog.key(for: $0))] },
-                                         doing: "reading the archive key types")
+            let keys = unknown.flatMap { [template.key(for: $0), backlog.key(for: $0)] }
+            let replies = try links.run(keys.count, doing: "reading the archive key types", key: { keys[$0] }) { i, batch in
+                batch.add([Array("TYPE".utf8), keys[i]])
+            }
             for (n, channel) in unknown.enumerated() {
                 // Another type at the archive key: the ZADD reports it.
                 let target = try? ArchiveTarget.decide(Array(replies[2 * n..<2 * n + 2]), channel: channel, archive: template, backlog: backlog).0
@@ -252,7 +244,7 @@ final class ArchiveWriter: @unchecked Sendable {
     }
 
     /// Leaves out what the archive already holds; builds the rest.
-    private func prepare(_ records: Records, on c: Connection, kinds: inout RoomKinds, recent: inout RecentArchive, ids: inout MessageIDs) throws -> Batch {
+    private func prepare(_ records: Records, on links: ArchiveLinks, kinds: inout RoomKinds, recent: inout RecentArchive, ids: inout MessageIDs) throws -> Batch {
         var channels: [[UInt8]] = []
         var seen = Set<[UInt8]>()
         records.messages.forEach { _, channel, _ in
@@ -260,7 +252,7 @@ final class ArchiveWriter: @unchecked Sendable {
             if seen.insert(name).inserted { channels.append(name) }
             return true
         }
-        try kinds.learn(channels, template: template, backlog: backlog, on: c)
+        try kinds.learn(channels, template: template, backlog: backlog, on: links)
         var batch = Batch()
         var backlogIndex: [[UInt8]: Int] = [:]
         var wanted: [[UInt8]: (channel: [UInt8], oldest: Int64)] = [:]
@@ -286,7 +278,10 @@ final class ArchiveWriter: @unchecked Sendable {
             i += 1
             return true
         }
-        try recent.refresh(wanted, on: c)
+        let keys = Array(wanted.keys)
+        try links.forEachNode(keys, doing: "reading the archives") { c, indices in
+            try recent.refresh(Dictionary(uniqueKeysWithValues: indices.map { (keys[$0], wanted[keys[$0]] ?? ([], 0)) }), on: c)
+        }
         var envelope: [UInt8] = []
         var id: [UInt8] = []
         i = 0
@@ -300,11 +295,6 @@ final class ArchiveWriter: @unchecked Sendable {
             id.removeAll(keepingCapacity: true)
             ids.append(ts: ts, to: &id)
             Envelope.appendJSON(id: id, ts: ts, channel: channel, from: nil, payload: payload, to: &envelope)
-            batch.commands.begin(4)
-            batch.commands.argument("ZADD")
-            batch.commands.argument(key)
-            batch.commands.argument(ts)
-            batch.commands.argument(envelope)
             batch.written.append((key, envelope, ts))
             return true
         }
@@ -313,12 +303,20 @@ final class ArchiveWriter: @unchecked Sendable {
 
     /// Sends one batch and checks every reply: a refused entry is given up
     /// and reported; a failed link throws (the batch is sent again).
-    private func send(_ batch: Batch, on c: Connection, recent: inout RecentArchive, pushes: inout BacklogPushes) throws {
-        var refused = try pushes.push(batch.backlogs, on: c)
-        var replies: [Reply] = []
-        if batch.commands.count > 0 {
-            try c.append(batch.commands)
-            replies = try c.readReplies(batch.commands.count)
+    private func send(_ batch: Batch, on links: ArchiveLinks, recent: inout RecentArchive, pushes: inout BacklogPushes) throws {
+        var refused: [String: Int] = [:]
+        let backlogKeys = batch.backlogs.map(\.key)
+        try links.forEachNode(backlogKeys, doing: "pushing to the list backlogs") { c, indices in
+            refused.merge(try pushes.push(indices.map { batch.backlogs[$0] }, on: c), uniquingKeysWith: +)
+        }
+        try links.checkNotRedirected(refused.keys, doing: "pushing to the list backlogs")
+        let written = batch.written
+        let replies = try links.run(written.count, doing: "writing the archives", key: { written[$0].key }) { i, commands in
+            commands.begin(4)
+            commands.argument("ZADD")
+            commands.argument(written[i].key)
+            commands.argument(written[i].score)
+            commands.argument(written[i].member)
         }
         for (entry, reply) in zip(batch.written, replies) {
             if let line = reply.errorMessage {
