@@ -138,6 +138,35 @@ final class ClusterWatchTests: XCTestCase {
         }
     }
 
+    /// Starts `watch --archive` on `prefix`'s rooms through `node`, and
+    /// publishes plain probes to `room` until it printed one (subscribed).
+    private func archivingWatch(_ c: RedisCluster, _ prefix: String, through node: RedisCluster.Node, probing room: String) throws -> CLIProcess {
+        let p = try CLIProcess(["watch", "\(prefix):*", "--archive", "--format", "{channel} {message}",
+                                "-h", "127.0.0.1", "-p", String(node.announcedPort)])
+        let deadline = Date().addingTimeInterval(15)
+        var probes = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
+            try publishPlain(c, [room]) { _ in ["probe\(probes)"] }
+            probes += 1
+            usleep(100_000)
+        }
+        return p
+    }
+
+    /// Waits (up to `timeout`) until each room's archive holds `count`
+    /// payloads besides the probes, then stops watch with SIGINT.
+    private func stopOnceArchived(_ p: CLIProcess, _ c: RedisCluster, _ rooms: [String], count: Int, timeout: TimeInterval) throws -> CLIResult {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            let counts = try rooms.map { try archivedPayloads(c, "\($0):archive").filter { !$0.hasPrefix("probe") }.count }
+            if counts.allSatisfy({ $0 >= count }) { break }
+            usleep(100_000)
+        } while Date() < deadline
+        usleep(300_000)  // anything archived twice would come now
+        p.signal(SIGINT)
+        return p.wait()
+    }
+
     /// `watch --archive` through one node archives each room on the
     /// primary that owns its archive key, every message once (it sent
     /// every write to the node named, and rooms on other shards failed
@@ -152,34 +181,10 @@ final class ClusterWatchTests: XCTestCase {
         let backlogKey = "\(listRoom):backlog"
         let listConn = try c.connect(to: try c.primary(forKey: backlogKey), timeout: .seconds(5))
         _ = try listConn.command("RPUSH", backlogKey, "old")
-        let named = try XCTUnwrap(try c.primaries().first)
-        let p = try CLIProcess(["watch", "\(prefix):*", "--archive", "--format", "{channel} {message}",
-                                "-h", "127.0.0.1", "-p", String(named.announcedPort)])
-        // Subscribed once a probe printed (probes are archived too).
-        let deadline = Date().addingTimeInterval(15)
-        var probes = 0
-        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
-            try publishPlain(c, [rooms[0]]) { _ in ["probe\(probes)"] }
-            probes += 1
-            usleep(100_000)
-        }
+        let p = try archivingWatch(c, prefix, through: try XCTUnwrap(try c.primaries().first), probing: rooms[0])
         let perRoom = 200
         try publishPlain(c, rooms + [listRoom]) { room in (0..<perRoom).map { "m\($0)-\(room.suffix(3))" } }
-        let expected = (rooms.count + 1) * perRoom
-        let waiting = Date().addingTimeInterval(15)
-        while String(decoding: p.stdoutSoFar, as: UTF8.self).split(separator: "\n").filter({ !$0.contains("probe") }).count < expected,
-              Date() < waiting { usleep(20_000) }
-        // What watch printed is archived within a moment.
-        var archived: [String: [String]] = [:]
-        let settle = Date().addingTimeInterval(10)
-        repeat {
-            for room in rooms { archived[room] = try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") } }
-            if archived.values.allSatisfy({ $0.count >= perRoom }) { break }
-            usleep(100_000)
-        } while Date() < settle
-        usleep(300_000)
-        p.signal(SIGINT)
-        let r = p.wait()
+        let r = try stopOnceArchived(p, c, rooms, count: perRoom, timeout: 15)
         XCTAssertEqual(r.status, 130, r.stderr)
         XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
         XCTAssertFalse(r.stderr.contains("MOVED"), r.stderr)
@@ -203,15 +208,7 @@ final class ClusterWatchTests: XCTestCase {
         let rooms = byOwner.values.sorted()
         let primaries = try c.primaries()
         let shard = try XCTUnwrap(primaries.first { byOwner[$0.id] != nil && $0.id != primaries[0].id })
-        let p = try CLIProcess(["watch", "\(prefix):*", "--archive", "--format", "{channel} {message}",
-                                "-h", "127.0.0.1", "-p", String(primaries[0].announcedPort)])
-        let deadline = Date().addingTimeInterval(15)
-        var probes = 0
-        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
-            try publishPlain(c, [rooms[0]]) { _ in ["probe\(probes)"] }
-            probes += 1
-            usleep(100_000)
-        }
+        let p = try archivingWatch(c, prefix, through: primaries[0], probing: rooms[0])
         // A paced stream in the background; the failover in its middle.
         let rounds = 60
         let publisher = Thread {
@@ -224,16 +221,7 @@ final class ClusterWatchTests: XCTestCase {
         usleep(800_000)
         _ = try c.failover(replicaOf: shard)
         while !publisher.isFinished { usleep(50_000) }
-        let waiting = Date().addingTimeInterval(20)
-        var archived: [String: [String]] = [:]
-        repeat {
-            for room in rooms { archived[room] = try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") } }
-            if archived.values.allSatisfy({ $0.count >= rounds }) { break }
-            usleep(200_000)
-        } while Date() < waiting
-        usleep(300_000)
-        p.signal(SIGINT)
-        let r = p.wait()
+        let r = try stopOnceArchived(p, c, rooms, count: rounds, timeout: 20)
         XCTAssertEqual(r.status, 130, r.stderr)
         XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
         // Printed once each (nothing lost in the failover), archived once each.

@@ -43,6 +43,17 @@ final class SentinelWatchTests: XCTestCase {
         return false
     }
 
+    /// Publishes probes to `room` until watch prints one: it is subscribed.
+    private func waitUntilWatching(_ p: CLIProcess, _ s: SentinelSet, _ room: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        var n = 0
+        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
+            try publish(s, room, "probe\(n)")
+            n += 1
+            usleep(100_000)
+        }
+    }
+
     private func waitForLine(_ p: CLIProcess, _ line: String, timeout: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
@@ -59,13 +70,7 @@ final class SentinelWatchTests: XCTestCase {
         let p = try CLIProcess(["watch", room, "--format", "{message} {replayed}", "--sentinel", s.sentinelAddresses[0],
                                 "--sentinel", s.sentinelAddresses[1], "--master", s.masterName])
         // Subscribed on the master the sentinels name (not on 127.0.0.1:6379).
-        let deadline = Date().addingTimeInterval(10)
-        var n = 0
-        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
-            try publish(s, room, "probe\(n)")
-            n += 1
-            usleep(100_000)
-        }
+        try waitUntilWatching(p, s, room)
         try publish(s, room, "before")
         XCTAssertTrue(waitForLine(p, "before ", timeout: 5), p.stderrSoFar)
 
@@ -135,13 +140,7 @@ final class SentinelWatchTests: XCTestCase {
         let room = "room:ssilent-\(UUID().uuidString.prefix(6))"
         let p = try CLIProcess(["watch", room, "--format", "{message}", "--heartbeat", "1s", "--sentinel", s.sentinelAddresses[0],
                                 "--sentinel", s.sentinelAddresses[1], "--master", s.masterName])
-        let deadline = Date().addingTimeInterval(10)
-        var n = 0
-        while !String(decoding: p.stdoutSoFar, as: UTF8.self).contains("probe") && Date() < deadline && p.process.isRunning {
-            try publish(s, room, "probe\(n)")
-            n += 1
-            usleep(100_000)
-        }
+        try waitUntilWatching(p, s, room)
         XCTAssertTrue(listenerIsOn(s, 0, timeout: 5), "listening on the first sentinel: \(p.stderrSoFar)")
         try s.sentinels[0].pause()
         defer {
