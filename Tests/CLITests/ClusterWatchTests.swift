@@ -113,10 +113,12 @@ final class ClusterWatchTests: XCTestCase {
         XCTAssertLessThan(seconds, 3, String(moveLine))
     }
 
-    /// The payloads archived in `key`, read on the primary that owns it:
+    /// The payloads archived in `key`, read on the primary that owns it
+    /// (or on `node`, importing its slot, after ASKING):
     /// the `"message":"..."` of each envelope, in score order.
-    private func archivedPayloads(_ c: RedisCluster, _ key: String) throws -> [String] {
-        let conn = try c.connect(to: try c.primary(forKey: key), timeout: .seconds(5))
+    private func archivedPayloads(_ c: RedisCluster, _ key: String, asking node: RedisCluster.Node? = nil) throws -> [String] {
+        let conn = try c.connect(to: try node ?? c.primary(forKey: key), timeout: .seconds(5))
+        if node != nil { _ = try conn.command("ASKING") }
         let members = try conn.command("ZRANGE", key, "0", "-1").elements ?? []
         return members.compactMap { $0.string }.compactMap { member in
             guard let start = member.range(of: #""message":""#)?.upperBound,
@@ -231,6 +233,47 @@ final class ClusterWatchTests: XCTestCase {
             XCTAssertEqual(try archivedPayloads(c, "\(room):archive").filter { !$0.hasPrefix("probe") }, (0..<rounds).map { "s\($0)" },
                            "\(room): \(r.stderr)")
         }
+    }
+
+    /// A room's slot migrating while watch archives it: once its archive
+    /// key has moved, the old owner answers ASK and the writes go to the
+    /// importing node (ASKING first); after the move, MOVED. Each message
+    /// archived once, on the new owner.
+    func testArchiveFollowsASlotMigration() throws {
+        let c = try RedisCluster.shared()
+        let prefix = "room:cmig-\(UUID().uuidString.prefix(6))"
+        let room = "\(prefix):r"
+        let key = "\(room):archive"
+        let source = try c.primary(forKey: key)
+        let target = try XCTUnwrap(try c.primaries().first { $0.id != source.id })
+        let p = try archivingWatch(c, prefix, through: target, probing: room)
+        try publishPlain(c, [room]) { _ in (0..<50).map { "a\($0)" } }
+        XCTAssertTrue(try waitArchived(c, room, count: 50), p.stderrSoFar)
+        let migration = try c.beginMigration(slot: try c.keySlot(key), from: source, to: target)
+        defer { try? migration.finish() }
+        try migration.moveKeys()  // the archive is on the target now: the source answers ASK
+        try publishPlain(c, [room]) { _ in (0..<50).map { "b\($0)" } }
+        XCTAssertTrue(try waitArchived(c, room, count: 100, migrating: target), "archived on the importing node: \(p.stderrSoFar)")
+        try migration.finish()
+        try publishPlain(c, [room]) { _ in (0..<50).map { "c\($0)" } }
+        let r = try stopOnceArchived(p, c, [room], count: 150, timeout: 15)
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
+        XCTAssertEqual(try archivedPayloads(c, key).filter { !$0.hasPrefix("probe") }, ["a", "b", "c"].flatMap { l in (0..<50).map { "\(l)\($0)" } },
+                       r.stderr)
+    }
+
+    /// Waits up to 10 s until `room`'s archive holds `count` payloads
+    /// besides probes (read on `migrating`, the importing node, with
+    /// ASKING, when given); true if it did.
+    private func waitArchived(_ c: RedisCluster, _ room: String, count: Int, migrating: RedisCluster.Node? = nil) throws -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            let payloads = try archivedPayloads(c, "\(room):archive", asking: migrating)
+            if payloads.filter({ !$0.hasPrefix("probe") }).count >= count { return true }
+            usleep(100_000)
+        }
+        return false
     }
 
     func testShardedFollowsSPublishOnEveryShard() throws {
