@@ -85,11 +85,18 @@ struct QuickArguments {
             let token = tokens[index]
             if token.hasPrefix("--") {
                 if let equals = token.firstIndex(of: "=") {
-                    texts.append(String(token[token.index(after: equals)...]))
+                    // ArgumentParser reads `--from=` as `--from` with its
+                    // value in the next argument.
+                    let value = token[token.index(after: equals)...]
+                    if value.isEmpty { refused = true }
+                    texts.append(String(value))
                     continue
                 }
             } else if token.count > 2 {
-                texts.append(String(token.dropFirst(2)))
+                // ArgumentParser reads `-c=x` as `-c x`: left to it.
+                let value = token.dropFirst(2)
+                if value.hasPrefix("=") { refused = true }
+                texts.append(String(value))
                 continue
             }
             let next = index + 1

@@ -118,7 +118,8 @@ final class QuickArgumentsTests: XCTestCase {
             ["publish", "--port", "1", "--port", "2", "room:x", "hi"], ["publish", "-q", "-q", "room:x", "hi"],
             ["publish", "--quiet=yes", "room:x", "hi"], ["publish", "--from", "-bob", "room:x", "hi"],
             ["publish", "room:x", "-5"], ["publish", "--from"], ["publish", "room:x", "hi", "--from", "--", "x"],
-            ["publish", "-asecret", "room:x", "hi"], ["publish", "--retain", "0", "room:x", "hi"],
+            ["publish", "-asecret", "room:x", "hi"], ["publish", "--from=", "room:x", "hi"], ["history", "--from=", "a", "b"],
+            ["watch", "-c="], ["watch", "-c=news"], ["publish", "-p=6380", "room:x", "hi"], ["publish", "--retain", "0", "room:x", "hi"],
             ["publish", "--retain", "1d", "--no-archive", "room:x", "hi"], 
             ["watch", "--buffer", "10KB"], ["watch", "-i"], ["watch", "-0"], ["watch", "--grep", "("],
             ["history", "--follow", "--reverse"], ["history", "--all"], ["history", "--since", "tomorrow-ish"],
@@ -138,7 +139,9 @@ final class QuickArgumentsTests: XCTestCase {
                     "--since", "1h", "--since=-1h", "-n", "5", "-n5", "--count", "-c", "news", "--ignore", "room:b*", "--grep",
                     "x|y", "-i", "--window", "1m,1h", "--top", "3", "--sort", "name", "--delete", "--yes", "--all", "--last",
                     "2", "--whole", "--no-archive", "--sentinel", "127.0.0.1", "--master", "m", "-h", "127.0.0.2", "--db", "2",
-                    "-a", "pw", "--askpass", "--timeout", "0", "--buffer", "2MB", "-x", "--bogus", ""]
+                    "-a", "pw", "--askpass", "--timeout", "0", "--buffer", "2MB", "-x", "--bogus", "", "--from=", "--sentinel=127.0.0.1:1",
+                    "-cx", "--channel=y", "-s/tmp/t", "-uredis://h", "--url=redis://h:1", "--archive-key=x:*", "--until=now", "-c=",
+                    "-p=1"]
         var generator = SeededRandom(seed: 0x5EED_0003)
         var taken = 0
         for round in 0..<1200 {
