@@ -93,7 +93,7 @@ struct QuickArguments {
                     continue
                 }
             } else if token.count > 2 {
-                // ArgumentParser reads `-c=x` as `-c x`: left to it.
+                // ArgumentParser reads `-c=VALUE` as `-c VALUE`: left to it.
                 let value = token.dropFirst(2)
                 if value.hasPrefix("=") { refused = true }
                 texts.append(String(value))
