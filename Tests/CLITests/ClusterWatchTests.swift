@@ -236,7 +236,8 @@ final class ClusterWatchTests: XCTestCase {
     }
 
     /// A room's slot migrating while watch archives it: once its archive
-    /// key has moved, the old owner answers ASK and the writes go to the
+    /// key has moved, the old owner answers ASK and the writes (and the
+    /// reads that find what a publisher archived itself) go to the
     /// importing node (ASKING first); after the move, MOVED. Each message
     /// archived once, on the new owner.
     func testArchiveFollowsASlotMigration() throws {
@@ -254,13 +255,19 @@ final class ClusterWatchTests: XCTestCase {
         try migration.moveKeys()  // the archive is on the target now: the source answers ASK
         try publishPlain(c, [room]) { _ in (0..<50).map { "b\($0)" } }
         XCTAssertTrue(try waitArchived(c, room, count: 100, migrating: target), "archived on the importing node: \(p.stderrSoFar)")
+        // Archived by their publisher meanwhile: watch, which reads the
+        // archive through the same redirections, adds them no second time.
+        let published = try roomwarden(["publish", room, "-h", "127.0.0.1", "-p", String(source.announcedPort)],
+                                       stdin: Array((0..<20).map { "p\($0)\n" }.joined().utf8))
+        XCTAssertEqual(published.status, 0, published.stderr)
+        XCTAssertTrue(try waitArchived(c, room, count: 120, migrating: target), p.stderrSoFar)
         try migration.finish()
         try publishPlain(c, [room]) { _ in (0..<50).map { "c\($0)" } }
-        let r = try stopOnceArchived(p, c, [room], count: 150, timeout: 15)
+        let r = try stopOnceArchived(p, c, [room], count: 170, timeout: 15)
         XCTAssertEqual(r.status, 130, r.stderr)
         XCTAssertFalse(r.stderr.contains("not archived"), r.stderr)
-        XCTAssertEqual(try archivedPayloads(c, key).filter { !$0.hasPrefix("probe") }, ["a", "b", "c"].flatMap { l in (0..<50).map { "\(l)\($0)" } },
-                       r.stderr)
+        let want = ["a", "b"].flatMap { l in (0..<50).map { "\(l)\($0)" } } + (0..<20).map { "p\($0)" } + (0..<50).map { "c\($0)" }
+        XCTAssertEqual(try archivedPayloads(c, key).filter { !$0.hasPrefix("probe") }, want, r.stderr)
     }
 
     /// Waits up to 10 s until `room`'s archive holds `count` payloads

@@ -278,9 +278,8 @@ final class ArchiveWriter: @unchecked Sendable {
             i += 1
             return true
         }
-        let keys = Array(wanted.keys)
-        try links.forEachNode(keys, doing: "reading the archives") { c, indices in
-            try recent.refresh(Dictionary(uniqueKeysWithValues: indices.map { (keys[$0], wanted[keys[$0]] ?? ([], 0)) }), on: c)
+        try recent.refresh(wanted) { (reads) throws(RoomWardenError) in
+            try links.run(reads.count, doing: "reading the archives", key: { reads[$0].arguments[1] }) { i, batch in batch.add(reads[i]) }
         }
         var envelope: [UInt8] = []
         var id: [UInt8] = []

@@ -42,19 +42,32 @@ struct RecentArchive {
     /// maps each archive key to the channel and the oldest message time
     /// about to be checked against it.
     mutating func refresh(_ wanted: [[UInt8]: (channel: [UInt8], oldest: Int64)], on connection: Connection) throws(RedisError) {
+        try refresh(wanted) { (commands) throws(RedisError) in
+            var batch = CommandBatch()
+            for command in commands { batch.add(command) }
+            try connection.append(batch)
+            return try connection.readReplies(batch.count)
+        }
+    }
+
+    /// The same, each round of reads sent with `run` (one command per key,
+    /// the key its second argument; the replies in order): on a Redis
+    /// Cluster, to each key's primary, redirections followed.
+    mutating func refresh<Failure: Error>(
+        _ wanted: [[UInt8]: (channel: [UInt8], oldest: Int64)], run: ([Command]) throws(Failure) -> [Reply]
+    ) throws(Failure) {
         let startedAt = WallClock.nowMilliseconds()
         let keys = Array(wanted.keys)
         var offsets = [Int](repeating: 0, count: keys.count)
         var open = Array(keys.indices)
         let page = 2000
         while !open.isEmpty {
-            var batch = CommandBatch()
+            var reads: [Command] = []
             for i in open {
                 let from = rooms[keys[i]]?.readFrom ?? (wanted[keys[i]]?.oldest ?? startedAt) - window
-                batch.add(.zrangeByScore(key: keys[i], from: .inclusive(Score(from)), to: .positiveInfinity, limit: (offsets[i], page)))
+                reads.append(.zrangeByScore(key: keys[i], from: .inclusive(Score(from)), to: .positiveInfinity, limit: (offsets[i], page)))
             }
-            try connection.append(batch)
-            let replies = try connection.readReplies(batch.count)
+            let replies = try run(reads)
             var stillOpen: [Int] = []
             for (i, reply) in zip(open, replies) {
                 let key = keys[i]
