@@ -841,10 +841,81 @@ def bench_cluster(tmp):
         text += ["", "Every run archived exactly what it was given." if not failed else
                  f"**{len(failed)} of {len(rows)} publish runs failed or archived a different count** (see the exit "
                  "and stderr columns)."]
+
+        # 4. watch --archive: plain PUBLISHes archived by watch, each room on its owner.
+        text += bench_watch_archive(cluster, single, tmp)
         return "cluster", "\n".join(text)
     finally:
         single.stop()
         cluster.stop()
+
+
+def bench_watch_archive(cluster, single, tmp):
+    """watch --archive through one node: plain PUBLISHes (nothing archived by
+    their publisher) into 30 rooms, archived by watch on each room's owner;
+    the time from the first PUBLISH until every archive holds its messages."""
+    messages, rooms = scaled(100_000, 100), 30
+    names = [f"room:w{r:02d}" for r in range(rooms)]
+    proto = bytearray()
+    for i in range(messages):
+        proto += resp("PUBLISH", names[i % rooms], f"watched message {i:06d}")
+    rows = []
+    for label, ports in (("cluster, 3 primaries (through one node)", cluster.ports), ("one server", [single.port])):
+        owners = {name: (cluster.owner(f"{name}:archive") if len(ports) > 1 else ports[0]) for name in names}
+        rss_path = os.path.join(tmp, "watch-archive.rss")
+        watcher = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_path, BIN, "watch", "room:w*", "--archive",
+                                    "--format", "raw", "-n", str(messages), "-p", str(ports[0])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        probe = 0
+        while watcher.poll() is None and probe < 100:  # subscribed once PUBSUB NUMPAT counts it
+            if cli_one(ports[0], "PUBSUB", "NUMPAT") not in ("", "0"):
+                break
+            time.sleep(0.05)
+            probe += 1
+        start = time.monotonic()
+        pipe_into(ports[0], proto)
+        def held():  # each owner's ZCARDs in one redis-cli
+            counts = []
+            for port in ports:
+                mine = [name for name in names if owners[name] == port]
+                out = subprocess.run(["redis-cli", "-p", str(port)], input="".join(f"ZCARD {n}:archive\n" for n in mine),
+                                     capture_output=True, text=True).stdout.split()
+                counts.append(sum(int(x) for x in out if x.isdigit()))
+            return counts
+        archived, deadline = 0, time.monotonic() + 120
+        while time.monotonic() < deadline:
+            archived = sum(held())
+            if archived >= messages:
+                break
+            time.sleep(0.01)
+        wall = time.monotonic() - start
+        try:
+            _, err = watcher.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            _, err = watcher.communicate()
+        per_node = held()
+        archived = sum(per_node)
+        rss = int(open(rss_path).read().split()[-1]) / 1024 if os.path.exists(rss_path) else 0.0
+        rows.append((label, archived, per_node, wall, rss, watcher.returncode, first_line(err.decode(errors="replace"))))
+    text = [
+        "",
+        "### watch --archive: plain PUBLISHes archived by watch",
+        "",
+        f"{messages:,} plain PUBLISHes (nothing archived by their publisher) into {rooms} rooms, sent through the node "
+        "watch names; watch `--archive` writes each room's entries on the primary that owns its archive key. Wall "
+        "time: from the first PUBLISH until every archive holds its messages (counted with ZCARD on the owners).",
+        "",
+        "| where | archived | per primary | wall time | messages/s | watch peak RSS | exit | stderr |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, archived, per_node, wall, rss, code, err in rows:
+        text.append(f"| {label} | {archived:,} | {' / '.join(f'{n:,}' for n in per_node)} | {wall:.2f} s | "
+                    f"{archived / wall:,.0f} | {rss:.1f} MB | {code} | {err or '-'} |")
+    bad = [r for r in rows if r[1] != messages or r[5] != 0]
+    text += ["", "Every message archived exactly once." if not bad else
+             f"**{len(bad)} runs archived another count or failed** (see the table)."]
+    return text
 
 
 class PingProbe:
