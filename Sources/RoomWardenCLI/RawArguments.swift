@@ -76,7 +76,8 @@ enum RawArguments {
     static func checkTakenAsBytes(by command: ParsableCommand) throws {
         guard hasEscapes else { return }
         let taken = (command as? TakesRawBytes)?.rawByteArguments ?? []
-        for s in strings where isEscaped(s) && !taken.contains(s) {
+        // Counted: the same bytes given as CHANNEL and as `--from` are refused for `--from`.
+        for s in strings where isEscaped(s) && strings.count(where: { $0 == s }) > taken.count(where: { $0 == s }) {
             throw ValidationError("argument '\(shown(s))' is not valid UTF-8: only publish's CHANNEL and MESSAGE are taken as raw bytes")
         }
     }

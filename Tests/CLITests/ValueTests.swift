@@ -49,6 +49,10 @@ final class ValueTests: XCTestCase {
         let w = try bash("\(bin) watch $'room:\\xff' -s \(sock) --wait 1s; echo $?")
         XCTAssertTrue(w.stderr.contains("argument 'room:\u{FFFD}' is not valid UTF-8"), w.stderr)
         XCTAssertEqual(w.stdout, "64\n")
+        // The same bytes as CHANNEL and as --from's text: --from still refuses them.
+        let f = try bash("\(bin) publish --from $'room:\\xff' $'room:\\xff' hi -s \(sock); echo $?")
+        XCTAssertTrue(f.stderr.contains("argument 'room:\u{FFFD}' is not valid UTF-8"), f.stderr)
+        XCTAssertEqual(f.stdout, "64\n")
     }
 
     func testURLForms() throws {
