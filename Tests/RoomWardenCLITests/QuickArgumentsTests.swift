@@ -125,6 +125,8 @@ final class QuickArgumentsTests: XCTestCase {
             ["history", "--follow", "--reverse"], ["history", "--all"], ["history", "--since", "tomorrow-ish"],
             ["stats", "a", "b"], ["stats", "--json", "--format", "text"], ["stats", "--sort", "size"],
             ["stats", "--sentinel", "h:1"], ["stats", "--master", "m"], ["stats", "-h", ""],
+            ["history", "--from=", "h:1"], ["watch", "--user="], ["publish", "--pass=", "room:x", "hi"],
+            ["watch", "-h=x"], ["history", "-s="],
         ]
         for line in declined {
             XCTAssertNil(QuickParse.command(line), "\(line)")
